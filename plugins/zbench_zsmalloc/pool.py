@@ -1,0 +1,238 @@
+"""``struct zs_pool`` as a zbench :class:`~zbench.Allocator`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zbench import (
+    PAGE_SIZE,
+    AllocationError,
+    Allocator,
+    Metrics,
+    Mobility,
+    PageFrames,
+    PluginOptions,
+)
+
+from . import compaction, stats
+from .fullness import INSERT_POLICIES, make_fullness, remove_zspage
+from .handle import HANDLE_SHIFT, HandleTable, location_to_obj, obj_to_location
+from .options import ZsOptions
+from .rules import ZsRules
+from .size_class import ZS_HANDLE_SIZE, ZS_MAX_ALLOC_SIZE, SizeClass, build_class_table
+from .zspage import (
+    ZsPage,
+    alloc_zspage,
+    free_zspage_frames,
+    obj_free,
+    obj_malloc,
+    obj_read,
+    obj_write,
+)
+
+SIMPLIFICATIONS = (
+    "Single-threaded: no locks, per-CPU map areas, shrinker (compaction only on compact()), "
+    "page migration or deferred zspage freeing; handles are table slots and obj values use "
+    "the 4.8+ zspage-wide obj_idx in every version."
+)
+
+
+def _as_options(options: PluginOptions) -> ZsOptions:
+    if isinstance(options, ZsOptions):
+        return options
+    return ZsOptions.model_validate(options.model_dump())
+
+
+class ZsPool(Allocator):
+    """zsmalloc: size classes of multi-page zspages, indirect handles, compaction."""
+
+    name = "zsmalloc"
+    description = "zsmalloc (mm/zsmalloc.c): size classes, zspage chains, compaction"
+    Options = ZsOptions
+
+    def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
+        opts = _as_options(options)
+        super().__init__(opts, frames)
+        self.rules = ZsRules.for_options(opts)
+        self.fullness = make_fullness(self.rules.fullness)
+        self.table = build_class_table(
+            self.rules.chain_size, self.rules.chain_rule, self.fullness.nr_groups
+        )
+        # zs_malloc(size) -> class, precomputed for every legal size
+        self._class_of: list[SizeClass] = [self.table.class_for(max(s, 1))
+                                           for s in range(ZS_MAX_ALLOC_SIZE + 1)]
+        self._group = self.fullness.group
+        self._insert_fn = INSERT_POLICIES[self.rules.insert]
+        self._mobility = Mobility.MOVABLE if self.rules.movable else Mobility.UNMOVABLE
+        self.handles = HandleTable()
+        self.zspage_of: dict[int, ZsPage] = {}  # pfn -> zspage (page->private)
+        self.pages_allocated = 0  # pool->pages_allocated
+        self.nr_zspages = 0
+        self.pages_compacted = 0  # zs_pool_stats.pages_compacted (cumulative)
+        self.objs_moved = 0  # objects migrated by compaction (cumulative)
+
+    # -- identity --------------------------------------------------------
+    @property
+    def kernel(self) -> str:
+        return f"{self.rules.kernel} mm/zsmalloc.c (chain {self.rules.chain_size})"
+
+    @property
+    def simplifications(self) -> str:
+        return SIMPLIFICATIONS
+
+    # -- fullness lists ---------------------------------------------------
+    def fix_fullness_group(self, cls: SizeClass, zspage: ZsPage) -> int:
+        newfg = self._group(zspage.inuse, cls.objs_per_zspage)
+        if newfg != zspage.fullness:
+            remove_zspage(cls, zspage)
+            self._insert_fn(cls, zspage, newfg)
+        return newfg
+
+    def putback_zspage(self, cls: SizeClass, zspage: ZsPage) -> int:
+        fullness = self._group(zspage.inuse, cls.objs_per_zspage)
+        self._insert_fn(cls, zspage, fullness)
+        return fullness
+
+    def isolate_zspage(self, cls: SizeClass, groups: tuple[int, ...]) -> ZsPage | None:
+        """Take the first zspage of the first non-empty list among ``groups``."""
+        for fg in groups:
+            zspage = cls.fullness_list[fg].first()
+            if zspage is not None:
+                remove_zspage(cls, zspage)
+                return zspage
+        return None
+
+    def find_get_zspage(self, cls: SizeClass) -> ZsPage | None:
+        lists = cls.fullness_list
+        for fg in self.fullness.alloc_order:
+            head = lists[fg]
+            node = head.next
+            if node is not head:
+                return node  # type: ignore[return-value]
+        return None
+
+    # -- zspage life cycle ---------------------------------------------------
+    def alloc_zspage(self, cls: SizeClass) -> ZsPage:
+        zspage = alloc_zspage(self.frames, cls, self._mobility)
+        for pfn in zspage.pfns:
+            self.zspage_of[pfn] = zspage
+        self.pages_allocated += cls.pages_per_zspage
+        cls.obj_allocated += cls.objs_per_zspage
+        self.nr_zspages += 1
+        return zspage
+
+    def free_zspage(self, cls: SizeClass, zspage: ZsPage) -> None:
+        """``free_zspage``: the zspage is off its list (isolated) or on the empty list."""
+        if zspage.next is not zspage:
+            remove_zspage(cls, zspage)
+        for pfn in zspage.pfns:
+            del self.zspage_of[pfn]
+        free_zspage_frames(self.frames, zspage)
+        cls.obj_allocated -= cls.objs_per_zspage
+        self.pages_allocated -= cls.pages_per_zspage
+        self.nr_zspages -= 1
+
+    def locate(self, handle: int) -> tuple[ZsPage, int, int]:
+        """handle -> (zspage, pfn, obj_idx) via the handle slot."""
+        pfn, obj_idx = obj_to_location(self.handles.objs[self.handles.slot(handle)])
+        return self.zspage_of[pfn], pfn, obj_idx
+
+    # -- the object API --------------------------------------------------
+    def malloc(self, size: int) -> int:
+        if size < 1 or size > ZS_MAX_ALLOC_SIZE:
+            raise AllocationError(
+                f"zsmalloc: size {size} out of range 1..{ZS_MAX_ALLOC_SIZE}"
+            )
+        cls = self._class_of[size]
+        handle = self.handles.alloc(size)
+        zspage = self.find_get_zspage(cls)
+        if zspage is not None:
+            pfn, obj_idx = obj_malloc(self.frames, zspage, handle)
+            self.fix_fullness_group(cls, zspage)
+        else:
+            zspage = self.alloc_zspage(cls)
+            pfn, obj_idx = obj_malloc(self.frames, zspage, handle)
+            self._insert_fn(cls, zspage, self._group(zspage.inuse, cls.objs_per_zspage))
+        self.handles.record_obj(handle, location_to_obj(pfn, obj_idx))
+        cls.obj_used += 1
+        return handle
+
+    def free(self, handle: int) -> None:
+        if not handle:  # zs_free(NULL) is a no-op
+            return
+        zspage, pfn, obj_idx = self.locate(handle)
+        cls = zspage.cls
+        cls.obj_used -= 1
+        obj_free(self.frames, zspage, pfn, obj_idx)
+        if self.fix_fullness_group(cls, zspage) == self.fullness.empty:
+            self.free_zspage(cls, zspage)
+        self.handles.free(handle)
+
+    def write(self, handle: int, data: bytes) -> None:
+        zspage, pfn, obj_idx = self.locate(handle)
+        size = self.handles.sizes[handle >> HANDLE_SHIFT]
+        if len(data) != size:
+            raise ValueError(f"zsmalloc: write of {len(data)} bytes to a {size}-byte object")
+        obj_write(self.frames, zspage, pfn, obj_idx, data)
+
+    def read(self, handle: int) -> bytes:
+        zspage, pfn, obj_idx = self.locate(handle)
+        size = self.handles.sizes[handle >> HANDLE_SHIFT]
+        return obj_read(self.frames, zspage, pfn, obj_idx, size)
+
+    def compact(self) -> int:
+        return compaction.zs_compact(self)
+
+    def obj_location(self, handle: int) -> tuple[int, int]:
+        """(pfn of the page the object starts in, byte offset of its slot in that page)."""
+        zspage, pfn, obj_idx = self.locate(handle)
+        return pfn, (obj_idx * zspage.cls.size) & (PAGE_SIZE - 1)
+
+    def class_of(self, size: int) -> SizeClass:
+        """The size class ``malloc(size)`` uses."""
+        return self._class_of[size]
+
+    # -- accounting ------------------------------------------------------
+    def max_size(self) -> int:
+        return ZS_MAX_ALLOC_SIZE
+
+    def huge_class_size(self) -> int | None:
+        return self.table.huge_class_size
+
+    def pool_pages(self) -> int:
+        return self.pages_allocated
+
+    def slot_bytes(self) -> int:
+        return sum(c.obj_used * c.size for c in self.table.distinct)
+
+    def stats(self) -> Metrics:
+        return {
+            "pages_compacted": self.pages_compacted,
+            "objs_moved": self.objs_moved,
+            "zspages": self.nr_zspages,
+            "obj_allocated": sum(c.obj_allocated for c in self.table.distinct),
+            "obj_used": sum(c.obj_used for c in self.table.distinct),
+            "size_classes": len(self.table.distinct),
+            "huge_class_size": self.table.huge_class_size,
+        }
+
+    def class_stats(self) -> list[dict[str, int]]:
+        """Rows of debugfs ``zsmalloc/<pool>/classes`` (one per distinct class)."""
+        return stats.class_rows(self.table, self.fullness)
+
+    @classmethod
+    def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:
+        return stats.describe_rows(_as_options(options))
+
+    @classmethod
+    def describe_summary(cls, options: PluginOptions) -> dict[str, Any]:
+        return stats.describe_summary(_as_options(options))
+
+    def obj_header(self, handle: int) -> int:
+        """The tagged handle stored for the object: its first 8 bytes in the frame,
+        or the huge page's ``page->index``."""
+        zspage, pfn, obj_idx = self.locate(handle)
+        if zspage.cls.huge:
+            return zspage.huge_handle
+        off = (obj_idx * zspage.cls.size) & (PAGE_SIZE - 1)
+        return int.from_bytes(self.frames.page(pfn)[off:off + ZS_HANDLE_SIZE], "little")

@@ -1,0 +1,150 @@
+"""The size-class table ``zs_create_pool`` builds.
+
+Class ``i`` has size ``ZS_MIN_ALLOC_SIZE + i * ZS_SIZE_CLASS_DELTA`` (clamped to
+``PAGE_SIZE``).  Walking ``i`` from the top down, a class is created only when
+its (pages_per_zspage, objs_per_zspage) differ from the last created one
+(``can_merge``); otherwise index ``i`` points at that larger class.  The first
+class of the walk with ``ppz != 1 && objs != 1`` fixes ``huge_class_size``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zbench import PAGE_SHIFT, PAGE_SIZE
+
+from .fullness import ListHead
+from .rules import ChainRule
+
+ZS_ALIGN = 8
+ZS_HANDLE_SIZE = 8  # sizeof(unsigned long): the per-object handle header
+CLASS_BITS = 8
+ZS_SIZE_CLASS_DELTA = PAGE_SIZE >> CLASS_BITS  # 16
+ZS_MAX_ALLOC_SIZE = PAGE_SIZE
+BITS_PER_LONG = 64
+MAX_POSSIBLE_PHYSMEM_BITS = 52  # x86-64
+OBJ_INDEX_BITS = BITS_PER_LONG - (MAX_POSSIBLE_PHYSMEM_BITS - PAGE_SHIFT)  # 24
+
+
+def zs_min_alloc_size(max_pages: int) -> int:
+    """``ZS_MIN_ALLOC_SIZE``: 32 unless a zspage could hold more objects than
+    ``OBJ_INDEX_BITS`` can number."""
+    return max(32, (max_pages << PAGE_SHIFT) >> OBJ_INDEX_BITS)
+
+
+def zs_size_classes(min_alloc: int) -> int:
+    """``ZS_SIZE_CLASSES`` = DIV_ROUND_UP(MAX - MIN, DELTA) + 1 (255 for 4 KiB pages)."""
+    return -(-(ZS_MAX_ALLOC_SIZE - min_alloc) // ZS_SIZE_CLASS_DELTA) + 1
+
+
+def get_size_class_index(size: int, min_alloc: int = 32, nr_classes: int = 255) -> int:
+    """Raw class index serving a request of ``size`` bytes (header included)."""
+    idx = 0
+    if size > min_alloc:
+        idx = -(-(size - min_alloc) // ZS_SIZE_CLASS_DELTA)
+    return min(nr_classes - 1, idx)
+
+
+def get_pages_per_zspage(class_size: int, max_pages: int) -> int:
+    """<= 6.2: the first chain length with the highest integer used-percent."""
+    max_usedpc = 0
+    max_usedpc_order = 1
+    for i in range(1, max_pages + 1):
+        zspage_size = i * PAGE_SIZE
+        waste = zspage_size % class_size
+        usedpc = (zspage_size - waste) * 100 // zspage_size
+        if usedpc > max_usedpc:
+            max_usedpc = usedpc
+            max_usedpc_order = i
+    return max_usedpc_order
+
+
+def calculate_zspage_chain_size(class_size: int, max_pages: int) -> int:
+    """>= 6.3: the first chain length with the smallest tail waste."""
+    chain_size = 1
+    if class_size & (class_size - 1) == 0:  # is_power_of_2: no waste with one page
+        return chain_size
+    min_waste = None
+    for i in range(1, max_pages + 1):
+        waste = (i * PAGE_SIZE) % class_size
+        if min_waste is None or waste < min_waste:
+            min_waste = waste
+            chain_size = i
+    return chain_size
+
+
+class SizeClass:
+    """``struct size_class``: geometry plus the runtime lists and stats."""
+
+    __slots__ = (
+        "size", "index", "pages_per_zspage", "objs_per_zspage", "huge",
+        "first_obj_offset", "fullness_list", "group_count",
+        "obj_allocated", "obj_used",
+    )
+
+    def __init__(self, size: int, index: int, ppz: int, objs: int, nr_groups: int) -> None:
+        self.size = size
+        self.index = index
+        self.pages_per_zspage = ppz
+        self.objs_per_zspage = objs
+        # huge object: pages_per_zspage == 1 && objs_per_zspage == 1 (ZsHugePage)
+        self.huge = ppz == 1 and objs == 1
+        # set_first_obj_offset(): offset of the first object starting in page k
+        self.first_obj_offset = tuple(
+            (-(k * PAGE_SIZE) % size) for k in range(ppz)
+        )
+        self.fullness_list = [ListHead() for _ in range(nr_groups)]
+        self.group_count = [0] * nr_groups  # class_stat per fullness group
+        self.obj_allocated = 0  # ZS_OBJS_ALLOCATED / OBJ_ALLOCATED
+        self.obj_used = 0  # ZS_OBJS_INUSE / OBJ_USED
+
+    @property
+    def waste(self) -> int:
+        """Unused tail bytes per zspage."""
+        return self.pages_per_zspage * PAGE_SIZE - self.objs_per_zspage * self.size
+
+    def __repr__(self) -> str:
+        return (f"SizeClass(index={self.index}, size={self.size}, "
+                f"ppz={self.pages_per_zspage}, objs={self.objs_per_zspage})")
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """``pool->size_class[]``: ``by_index[i]`` is the class serving raw index i."""
+
+    by_index: tuple[SizeClass, ...]
+    distinct: tuple[SizeClass, ...]  # ascending index, one per created class
+    huge_class_size: int
+    min_alloc_size: int
+
+    def class_for(self, size: int) -> SizeClass:
+        """The class ``zs_malloc(size)`` uses (``size + ZS_HANDLE_SIZE`` looked up)."""
+        idx = get_size_class_index(size + ZS_HANDLE_SIZE, self.min_alloc_size,
+                                   len(self.by_index))
+        return self.by_index[idx]
+
+
+def build_class_table(max_pages: int, rule: ChainRule, nr_groups: int) -> ClassTable:
+    """The class loop of ``zs_create_pool`` for ``ZS_MAX_PAGES_PER_ZSPAGE = max_pages``."""
+    chain = calculate_zspage_chain_size if rule is ChainRule.MIN_WASTE else get_pages_per_zspage
+    min_alloc = zs_min_alloc_size(max_pages)
+    nr = zs_size_classes(min_alloc)
+    by_index: list[SizeClass | None] = [None] * nr
+    huge_class_size = 0
+    prev: SizeClass | None = None
+    for i in range(nr - 1, -1, -1):
+        size = min(min_alloc + i * ZS_SIZE_CLASS_DELTA, ZS_MAX_ALLOC_SIZE)
+        ppz = chain(size, max_pages)
+        objs = ppz * PAGE_SIZE // size
+        if ppz != 1 and objs != 1 and not huge_class_size:
+            # zs_malloc() adds the header before the lookup
+            huge_class_size = size - (ZS_HANDLE_SIZE - 1)
+        if prev is not None and prev.pages_per_zspage == ppz and prev.objs_per_zspage == objs:
+            by_index[i] = prev  # can_merge()
+            continue
+        prev = SizeClass(size, i, ppz, objs, nr_groups)
+        by_index[i] = prev
+    table = tuple(c for c in by_index if c is not None)
+    assert len(table) == nr
+    distinct = tuple(c for i, c in enumerate(table) if c.index == i)
+    return ClassTable(table, distinct, huge_class_size, min_alloc)

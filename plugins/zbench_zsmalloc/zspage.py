@@ -1,0 +1,196 @@
+"""A zspage: a chain of order-0 frames used as one linear byte range.
+
+Object k of a class of size S occupies bytes ``[k*S, (k+1)*S)`` of the chain and
+may straddle a page boundary (never in the huge class).  The object's first 8
+bytes are ``struct link_free``: the next free index (``idx << OBJ_TAG_BITS``,
+tag bit clear) while it is free, ``handle | OBJ_ALLOCATED_TAG`` while allocated.
+A huge zspage (one page, one object) keeps the tagged handle in its page
+descriptor (``page->index``) instead, and its object has no header.
+
+All object bytes live in the :class:`~zbench.PageFrames` frames.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from zbench import PAGE_SHIFT, PAGE_SIZE, Mobility, PageFrames
+
+from .fullness import ListNode
+from .handle import OBJ_ALLOCATED_TAG, OBJ_TAG_BITS
+from .size_class import ZS_HANDLE_SIZE, SizeClass
+
+_U64 = struct.Struct("<Q")
+_PAGE_MASK = PAGE_SIZE - 1
+_LONG_MASK = (1 << 64) - 1
+#: init_zspage() ends the free list with ``-1UL << OBJ_TAG_BITS``.
+LINK_END = (-1 << OBJ_TAG_BITS) & _LONG_MASK
+_FREEOBJ_MASK = (1 << 32) - 1  # zspage->freeobj is an unsigned int
+OWNER = "zsmalloc"
+
+
+class ZsPage(ListNode):
+    """``struct zspage``: class, frames, ``inuse``, ``freeobj``, fullness group."""
+
+    __slots__ = ("cls", "pfns", "inuse", "freeobj", "fullness", "huge_handle")
+
+    def __init__(self, cls: SizeClass, pfns: list[int]) -> None:
+        super().__init__()
+        self.cls = cls
+        self.pfns = pfns
+        self.inuse = 0
+        self.freeobj = 0
+        self.fullness = 0
+        self.huge_handle = 0  # first page's page->index for ZsHugePage zspages
+
+    def __repr__(self) -> str:
+        return f"ZsPage(class={self.cls.index}, pfns={self.pfns}, inuse={self.inuse})"
+
+
+def alloc_zspage(frames: PageFrames, cls: SizeClass, mobility: Mobility) -> ZsPage:
+    """``alloc_zspage``: ``pages_per_zspage`` frames, linked, free list initialised."""
+    pfns = [frames.alloc(owner=OWNER, mobility=mobility) for _ in range(cls.pages_per_zspage)]
+    zspage = ZsPage(cls, pfns)
+    init_zspage(frames, zspage)
+    return zspage
+
+
+def init_zspage(frames: PageFrames, zspage: ZsPage) -> None:
+    """``init_zspage``: link every object slot to the next, in index order."""
+    size = zspage.cls.size
+    pack = _U64.pack_into
+    last = len(zspage.pfns) - 1
+    freeobj = 1
+    off = 0
+    for page_no, pfn in enumerate(zspage.pfns):
+        page = frames.page(pfn)
+        link = off
+        off += size
+        while off < PAGE_SIZE:
+            pack(page, link, freeobj << OBJ_TAG_BITS)
+            freeobj += 1
+            link += size
+            off += size
+        # the last (full or partial) object starting in this page points to
+        # the first object of the next page, or ends the list
+        if page_no < last:
+            pack(page, link, freeobj << OBJ_TAG_BITS)
+            freeobj += 1
+        else:
+            pack(page, link, LINK_END)
+        off %= PAGE_SIZE
+    zspage.freeobj = 0
+
+
+def free_zspage_frames(frames: PageFrames, zspage: ZsPage) -> None:
+    """``__free_zspage``: give the chain's frames back."""
+    for pfn in zspage.pfns:
+        frames.free(pfn)
+
+
+def obj_malloc(frames: PageFrames, zspage: ZsPage, handle: int) -> tuple[int, int]:
+    """``obj_malloc``: pop the free-list head; return (pfn, obj_idx) of the object."""
+    cls = zspage.cls
+    obj_idx = zspage.freeobj
+    offset = obj_idx * cls.size
+    pfn = zspage.pfns[offset >> PAGE_SHIFT]
+    m_offset = offset & _PAGE_MASK
+    page = frames.page(pfn)
+    link = _U64.unpack_from(page, m_offset)[0]
+    zspage.freeobj = (link >> OBJ_TAG_BITS) & _FREEOBJ_MASK
+    if cls.huge:
+        zspage.huge_handle = handle | OBJ_ALLOCATED_TAG
+    else:
+        _U64.pack_into(page, m_offset, handle | OBJ_ALLOCATED_TAG)
+    zspage.inuse += 1
+    return pfn, obj_idx
+
+
+def obj_free(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int) -> None:
+    """``obj_free``: push the object on the zspage's free list (LIFO)."""
+    cls = zspage.cls
+    if cls.huge:
+        zspage.huge_handle = 0
+    else:
+        f_offset = (obj_idx * cls.size) & _PAGE_MASK
+        _U64.pack_into(frames.page(pfn), f_offset, zspage.freeobj << OBJ_TAG_BITS)
+    zspage.freeobj = obj_idx
+    zspage.inuse -= 1
+
+
+def obj_write(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int, data: bytes) -> None:
+    """``zs_obj_write`` (map + memcpy + unmap before 6.15): copy after the header,
+    in two parts when the object spans two pages."""
+    cls = zspage.cls
+    n = len(data)
+    page = frames.page(pfn)
+    if cls.huge:
+        page[0:n] = data
+        return
+    off = ((obj_idx * cls.size) & _PAGE_MASK) + ZS_HANDLE_SIZE
+    first = PAGE_SIZE - off
+    if n <= first:
+        page[off:off + n] = data
+        return
+    page[off:PAGE_SIZE] = data[:first]
+    nxt = zspage.pfns[((obj_idx * cls.size) >> PAGE_SHIFT) + 1]
+    frames.page(nxt)[0:n - first] = data[first:]
+
+
+def obj_read(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int, n: int) -> bytes:
+    """``zs_obj_read_begin`` (or ``zs_map_object``): the object's ``n`` bytes."""
+    cls = zspage.cls
+    page = frames.page(pfn)
+    if cls.huge:
+        return bytes(page[0:n])
+    off = ((obj_idx * cls.size) & _PAGE_MASK) + ZS_HANDLE_SIZE
+    first = PAGE_SIZE - off
+    if n <= first:
+        return bytes(page[off:off + n])
+    nxt = zspage.pfns[((obj_idx * cls.size) >> PAGE_SHIFT) + 1]
+    return bytes(page[off:PAGE_SIZE]) + bytes(frames.page(nxt)[0:n - first])
+
+
+def _slot_spans(zspage: ZsPage, obj_idx: int) -> list[tuple[int, int, int]]:
+    """(pfn, offset, length) pieces of the whole class-size slot of ``obj_idx``."""
+    size = zspage.cls.size
+    start = obj_idx * size
+    page_no, off = start >> PAGE_SHIFT, start & _PAGE_MASK
+    first = min(size, PAGE_SIZE - off)
+    spans = [(zspage.pfns[page_no], off, first)]
+    if first < size:
+        spans.append((zspage.pfns[page_no + 1], 0, size - first))
+    return spans
+
+
+def zs_object_copy(frames: PageFrames, dst: ZsPage, d_idx: int, src: ZsPage, s_idx: int) -> None:
+    """``zs_object_copy``: copy ``class->size`` bytes (header included) from the
+    source slot to the destination slot, each side possibly split over two pages."""
+    data = b"".join(
+        bytes(frames.page(pfn)[off:off + n]) for pfn, off, n in _slot_spans(src, s_idx)
+    )
+    pos = 0
+    for pfn, off, n in _slot_spans(dst, d_idx):
+        frames.page(pfn)[off:off + n] = data[pos:pos + n]
+        pos += n
+
+
+def find_alloced_obj(
+    frames: PageFrames, zspage: ZsPage, page_no: int, index: int
+) -> tuple[int, int]:
+    """``find_alloced_obj``: from the ``index``-th object starting in page ``page_no``,
+    the first allocated one -> (handle, its index in that page); handle 0 if none."""
+    cls = zspage.cls
+    size = cls.size
+    huge = cls.huge
+    offset = cls.first_obj_offset[page_no] + size * index
+    page = frames.page(zspage.pfns[page_no])
+    unpack = _U64.unpack_from
+    while offset < PAGE_SIZE:
+        # obj_allocated(): a huge page keeps the tagged handle in page->index
+        head = zspage.huge_handle if huge else unpack(page, offset)[0]
+        if head & OBJ_ALLOCATED_TAG:
+            return head & ~OBJ_ALLOCATED_TAG, index
+        offset += size
+        index += 1
+    return 0, index

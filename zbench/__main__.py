@@ -1,0 +1,5 @@
+"""``python -m zbench`` is the ``zbench`` command."""
+
+from zbench.cli import main
+
+main()

@@ -1,0 +1,189 @@
+"""One case: a dump through a compressor, a front end and an allocator under a workload.
+
+This is the data path: dump → corpus (+ injected same-filled pages) →
+compressor (cached) → front end → allocator on simulated page frames →
+metrics.  With ``verify`` every load, and every live page after the
+workload and after each compaction, is checked byte for byte.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zbench.allocator import Allocator
+from zbench.compcache import CompressedPages
+from zbench.compressor import Compressor
+from zbench.corpus import Corpus
+from zbench.dump import Dump
+from zbench.errors import VerifyError
+from zbench.frames import PAGE_SIZE, PageFrames
+from zbench.frontend import FrontEnd
+from zbench.metrics import derive
+from zbench.options import PluginOptions
+from zbench.plugins import PluginRecord
+from zbench.workload import OpKind, Workload, WorkloadOptions
+
+
+@dataclass(frozen=True)
+class Part:
+    """A resolved plugin of a case: its class, validated options and provider."""
+
+    kind: str
+    name: str
+    label: str
+    cls: type
+    options: PluginOptions
+    plugin: PluginRecord
+
+
+@dataclass
+class Case:
+    index: int
+    dump_path: Path
+    compressor: Part
+    frontend: Part
+    allocator: Part
+    workload: Part
+    seed: int
+    verify: bool
+    skip_reason: str = ""
+
+    @property
+    def id(self) -> str:
+        return "/".join(
+            (self.allocator.label, self.frontend.label, self.compressor.label,
+             self.workload.label, self.dump_path.stem)
+        )
+
+
+class _Page:
+    __slots__ = ("_corpus", "_comp", "_i")
+
+    def __init__(self, corpus: Corpus, comp: CompressedPages, i: int) -> None:
+        self._corpus, self._comp, self._i = corpus, comp, i
+
+    @property
+    def data(self) -> bytes:
+        return self._corpus.data(self._i)
+
+    @property
+    def compressed(self) -> bytes:
+        return self._comp.get(self._i)
+
+
+@dataclass
+class CaseRun:
+    metrics: dict[str, int | float]
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    kernel: dict[str, str] = field(default_factory=dict)
+    simplifications: dict[str, str] = field(default_factory=dict)
+    compressor_library: str = ""
+    corpus: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+Progress = Callable[[int], None]
+
+
+def run_case(
+    case: Case, dump: Dump, compressed: Callable[[Corpus, Compressor], CompressedPages],
+    progress: Progress | None = None,
+) -> CaseRun:
+    t0 = time.perf_counter()
+    wopts: WorkloadOptions = case.workload.options  # type: ignore[assignment]
+    corpus = Corpus(dump, wopts.zero_filled_pct, wopts.same_filled_pct, case.seed)
+    compressor: Compressor = case.compressor.cls(case.compressor.options)
+    comp = compressed(corpus, compressor)
+    frames = PageFrames(PAGE_SIZE)
+    allocator: Allocator = case.allocator.cls(case.allocator.options, frames)
+    frontend: FrontEnd = case.frontend.cls(case.frontend.options, allocator, compressor)
+    workload: Workload = case.workload.cls(case.workload.options, case.seed)
+
+    expected: dict[int, int] = {}  # offset -> corpus page, for verify
+    ops = verified = compacted = 0
+    phases: list[dict[str, Any]] = []
+
+    def check(offset: int, got: bytes | None) -> None:
+        nonlocal verified
+        want = corpus.data(expected[offset])
+        if got != want:
+            raise VerifyError(
+                f"case {case.id}: load of offset {offset} (corpus page {expected[offset]}) "
+                f"returned {'nothing' if got is None else 'different bytes'}"
+            )
+        verified += 1
+
+    def load(offset: int) -> bytes | None:
+        try:
+            return frontend.load(offset)
+        except Exception as exc:  # a damaged object fails to decompress
+            if not case.verify:
+                raise
+            raise VerifyError(f"case {case.id}: load of offset {offset} failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
+
+    def check_all() -> None:
+        live = set(frontend.offsets())
+        if live != set(expected):
+            raise VerifyError(f"case {case.id}: front end holds {len(live)} offsets, "
+                              f"expected {len(expected)}")
+        for off in sorted(live):
+            check(off, load(off))
+
+    for op in workload.operations(corpus.n_pages):
+        kind = op.kind
+        if kind is OpKind.STORE:
+            frontend.store(op.offset, _Page(corpus, comp, op.page))
+            expected[op.offset] = op.page
+        elif kind is OpKind.LOAD:
+            got = load(op.offset)
+            if case.verify and op.offset in expected:
+                check(op.offset, got)
+        elif kind is OpKind.INVALIDATE:
+            frontend.invalidate(op.offset)
+            expected.pop(op.offset, None)
+        elif kind is OpKind.COMPACT:
+            compacted += frontend.compact()
+            if case.verify:
+                check_all()
+            continue
+        elif kind is OpKind.PHASE:
+            phases.append({"label": op.label, "operations": ops,
+                           "pool_pages": allocator.pool_pages(),
+                           **{k: frontend.metrics()[k] for k in ("stored_pages",
+                                                                  "compressed_bytes")}})
+            continue
+        ops += 1
+        if progress is not None and ops % 4096 == 0:
+            progress(ops)
+    if case.verify:
+        check_all()
+
+    m: dict[str, int | float] = {}
+    m.update(allocator.stats())
+    m.update(frontend.metrics())
+    m.update({
+        "pool_pages": allocator.pool_pages(),
+        "slot_bytes": allocator.slot_bytes(),
+        "pages_compacted": compacted,
+        "frames_allocated": frames.allocs,
+        "frames_freed": frames.frees,
+        "operations": ops,
+        "verified_loads": verified,
+    })
+    m.update(derive(m, PAGE_SIZE))
+    return CaseRun(
+        metrics=m,
+        phases=phases,
+        kernel={"allocator": allocator.kernel, "frontend": frontend.kernel},
+        simplifications={"allocator": allocator.simplifications,
+                         "frontend": frontend.simplifications},
+        compressor_library=f"{compressor.library} {compressor.library_version()}",
+        corpus={"pages": corpus.n_pages, "dump_pages": dump.n_pages,
+                "injected_zero": corpus.zero_pages, "injected_same": corpus.same_pages},
+        elapsed_s=round(time.perf_counter() - t0, 3),
+    )

@@ -1,0 +1,195 @@
+"""The ``zbench`` command line: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from zbench.errors import UserError, VerifyError
+from zbench.plugins import get_registry
+
+REPO_DEFAULT_DUMP = Path(__file__).resolve().parent.parent / "dumps" / "default.zbdump"
+
+
+class ZbenchGroup(click.Group):
+    """Turns zbench's own errors into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"zbench: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except VerifyError as exc:
+            click.echo(f"zbench: VERIFY FAILED: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=ZbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zbench")
+def cli() -> None:
+    """Compare Linux compressed-memory allocators (zsmalloc, zbud, z3fold, zswap)
+    on real page dumps, compressed with real lz4/zstd, through models of the
+    kernel's allocators.
+
+    Start with `zbench run suites/default.yaml`; `zbench plugins` lists what is
+    installed, `zbench metrics` what each number means.
+    """
+
+
+@cli.command()
+@click.argument("suite", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dump", "dumps", multiple=True, metavar="PATH",
+              help="Dump to use (raw pages or zbench format); repeatable. Replaces the suite's.")
+@click.option("--allocator", "allocators", multiple=True, metavar="NAME",
+              help="Keep only this allocator (repeatable); without a suite, run it.")
+@click.option("--frontend", "frontends", multiple=True, metavar="NAME",
+              help="Keep only this front end (repeatable).")
+@click.option("--compressor", "compressors", multiple=True, metavar="NAME",
+              help="Keep only this compressor (repeatable).")
+@click.option("--workload", "workloads", multiple=True, metavar="NAME",
+              help="Keep only this workload (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="PLUGIN.KEY=VALUE",
+              help="Set a plugin option, e.g. --set zsmalloc.chain_size=4 (repeatable).")
+@click.option("--seed", type=int, default=None, help="Override the suite's seed.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for results.json and report.md "
+                   "[default: reports/<suite>-<date>-<time>].")
+@click.option("--json", "as_json", is_flag=True, help="Print the results JSON to stdout.")
+@click.option("--verify", is_flag=True,
+              help="Check every load, and every live page at the end and after compaction, "
+                   "byte for byte.")
+def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
+        frontends: tuple[str, ...], compressors: tuple[str, ...], workloads: tuple[str, ...],
+        sets: tuple[str, ...], seed: int | None, out_dir: Path | None, as_json: bool,
+        verify: bool) -> None:
+    """Run SUITE (a YAML file), narrowed by the flags; without SUITE, an ad-hoc run
+    (default: the shipped dump, lz4, zram, zsmalloc, fill)."""
+    from zbench.options import parse_assignments
+    from zbench.results import write_run
+    from zbench.runner import Narrowing, expand, narrow, run_suite
+    from zbench.suite import load_suite, parse_suite
+    from zbench.tables import fragmentation_table, models_table
+
+    registry = get_registry()
+    if suite is not None:
+        s, base = load_suite(suite)
+        where = str(suite)
+    else:
+        if not dumps and not REPO_DEFAULT_DUMP.exists():
+            raise UserError("--dump: no dump given and no shipped default dump found")
+        s = parse_suite({
+            "name": "adhoc",
+            "dumps": [str(REPO_DEFAULT_DUMP)],
+            "compressors": list(compressors) or ["lz4"],
+            "frontends": list(frontends) or ["zram"],
+            "allocators": list(allocators) or ["zsmalloc"],
+            "workloads": list(workloads) or ["fill"],
+        }, "command line")
+        base, where = Path.cwd(), "command line"
+    set_map: dict[str, dict[str, Any]] = {}
+    for key, value in parse_assignments(sets).items():
+        plugin, dot, opt = key.partition(".")
+        if not dot or not opt:
+            raise UserError(f"--set {key}={value}: expected PLUGIN.KEY=VALUE")
+        set_map.setdefault(plugin, {})[opt] = value
+    n = Narrowing(dumps=[str(Path(d).resolve()) for d in dumps],
+                  names={"allocator": list(allocators), "frontend": list(frontends),
+                         "compressor": list(compressors), "workload": list(workloads)},
+                  sets=set_map, verify=verify, seed=seed)
+    s = narrow(s, where, n, registry)
+    plan = expand(s, base, where, registry)
+    results = run_suite(s, plan, registry)
+    if out_dir is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out_dir = Path("reports") / f"{s.name}-{stamp}"
+    res_path, rep_path = write_run(results, out_dir)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        click.echo(f"wrote {res_path} and {rep_path}", err=True)
+        return
+    click.echo("\nFragmentation (deterministic; sizes in KiB)\n")
+    click.echo(fragmentation_table(results))
+    click.echo("\nModels\n")
+    click.echo(models_table(results))
+    click.echo(f"\nwrote {res_path} and {rep_path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def plugins(as_json: bool) -> None:
+    """List every plugin: name, what it provides, distribution, version, status."""
+    registry = get_registry()
+    recs = [p.as_dict() for p in registry.plugins]
+    if as_json:
+        click.echo(json.dumps(recs, indent=2))
+        return
+    rows = []
+    for p in recs:
+        provides = ", ".join(f"{x['kind']}:{x['name']}" for x in p["provides"]) or "—"
+        rows.append([p["name"], provides, p["distribution"], p["version"],
+                     p["status"] + (f" ({p['error']})" if p["error"] else "")])
+    click.echo(tabulate(rows, headers=["plugin", "provides", "distribution", "version",
+                                       "status"]))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Allocator option, e.g. --set chain_size=4 --set kernel=6.1.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def inspect(name: str, sets: tuple[str, ...], as_json: bool) -> None:
+    """Show an allocator's geometry for given options (e.g. zsmalloc's size classes)."""
+    from zbench.options import parse_assignments, parse_options
+
+    cls = get_registry().get("allocator", name)
+    opts = parse_options(cls.Options, parse_assignments(sets), "--set")
+    summary = cls.describe_summary(opts)
+    rows = cls.describe(opts)
+    if as_json:
+        click.echo(json.dumps({"allocator": name, "options": opts.model_dump(mode="json"),
+                               "summary": summary, "classes": rows}, indent=2))
+        return
+    for k, v in summary.items():
+        click.echo(f"{k}: {v}")
+    if rows:
+        click.echo()
+        click.echo(tabulate(rows, headers="keys"))
+
+
+@cli.command()
+@click.option("--markdown", is_flag=True, help="Print the Markdown reference table.")
+def metrics(markdown: bool) -> None:
+    """Describe every metric zbench reports (name, unit, meaning)."""
+    from zbench.metrics import METRICS, markdown_table
+
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
+    click.echo(tabulate([[m.name, m.unit, m.better or "", m.meaning] for m in METRICS],
+                        headers=["metric", "unit", "better", "meaning"]))
+
+
+def _add_dump_commands() -> None:
+    from zbench import dumpcli
+
+    cli.add_command(dumpcli.dump_group, "dump")
+    cli.add_command(dumpcli.capture_cmd, "capture")
+
+
+def main(argv: list[str] | None = None) -> None:
+    _add_dump_commands()
+    try:
+        get_registry().register_commands(cli)
+    except UserError as exc:  # pragma: no cover - defensive
+        click.echo(f"zbench: error: {exc}", err=True)
+        sys.exit(2)
+    cli.main(args=argv, prog_name="zbench")
+
+

@@ -1,0 +1,37 @@
+"""The compressor interface (the kernel's crypto_comp / zcomp backends)."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+from zbench.options import PluginOptions
+
+
+class Compressor(abc.ABC):
+    """Compresses one page at a time, as zram and zswap do."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: The Python distribution that does the work (recorded in results).
+    library: ClassVar[str] = ""
+
+    def __init__(self, options: PluginOptions) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def library_version(self) -> str:
+        """Version of the library (and of the C library under it where known)."""
+
+    def params(self) -> dict[str, Any]:
+        """Parameters that change the output (level, mode); part of the cache key."""
+        return self.options.model_dump()
+
+    @abc.abstractmethod
+    def compress(self, page: bytes) -> bytes:
+        """Compress one page; the result may be larger than the page."""
+
+    @abc.abstractmethod
+    def decompress(self, data: bytes, size: int) -> bytes:
+        """Decompress ``data`` back to ``size`` bytes."""

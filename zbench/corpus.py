@@ -1,0 +1,70 @@
+"""The pages a case works on: a dump's pages plus injected same-filled pages.
+
+Fleets see 10–20 % same-filled pages, live captures < 1 % (page-dumps.md
+§1.2), so a workload's ``zero_filled_pct`` / ``same_filled_pct`` add such pages
+to the dump's.  They are appended after the dump's pages and then the whole
+corpus is permuted with the case seed, so they are spread through the
+workload rather than bunched at the end.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Protocol
+
+from zbench.frames import PAGE_SIZE
+
+# Non-zero fill words seen in real memory: V8's hole value (page-dumps.md §3),
+# all-ones, a 0x01 byte pattern and a pointer-like value.
+_FILL_WORDS = (0x5BC29D404E9, 0xFFFFFFFFFFFFFFFF, 0x0101010101010101, 0x00007F0000001000)
+
+
+class DumpLike(Protocol):
+    n_pages: int
+    sha256: str
+
+    def page(self, i: int) -> bytes: ...
+
+
+class Corpus:
+    """Page ``i`` of the corpus is a dump page or an injected same-filled page."""
+
+    def __init__(self, dump: DumpLike, zero_pct: float, same_pct: float, seed: int) -> None:
+        self.dump = dump
+        n = dump.n_pages
+        rest = 100.0 - zero_pct - same_pct
+        if rest <= 0:
+            raise ValueError("zero_filled_pct + same_filled_pct must be below 100")
+        n_zero = round(n * zero_pct / rest)
+        n_same = round(n * same_pct / rest)
+        rng = random.Random(f"corpus:{seed}")
+        # index -> source: >= 0 a dump page, < 0 an injected fill word index
+        self._words: list[int] = [0] * n_zero + [
+            _FILL_WORDS[rng.randrange(len(_FILL_WORDS))] for _ in range(n_same)
+        ]
+        order = list(range(n)) + [-(k + 1) for k in range(len(self._words))]
+        if self._words:
+            rng.shuffle(order)
+        self._order = order
+        self.zero_pages = n_zero
+        self.same_pages = n_same
+
+    @property
+    def n_pages(self) -> int:
+        return len(self._order)
+
+    def source(self, i: int) -> int:
+        """The dump page index behind corpus page ``i``, or -1 for an injected page."""
+        src = self._order[i]
+        return src if src >= 0 else -1
+
+    def data(self, i: int) -> bytes:
+        src = self._order[i]
+        if src >= 0:
+            return self.dump.page(src)
+        return self._words[-src - 1].to_bytes(8, "little") * (PAGE_SIZE // 8)
+
+    def fill_word(self, i: int) -> int | None:
+        """The fill word of an injected page, ``None`` for a dump page."""
+        src = self._order[i]
+        return None if src >= 0 else self._words[-src - 1]

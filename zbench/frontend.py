@@ -1,0 +1,88 @@
+"""The front-end interface: the kernel layer between pages and the allocator.
+
+zram (a block device) and zswap (a swap cache) both take a page, check for
+same-filled contents, compress it, decide whether to keep it, and hand the
+compressed bytes to an allocator.  Their rules differ by kernel version; each
+front end is a plugin.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar, Protocol
+
+from zbench.allocator import Allocator, Metrics
+from zbench.compressor import Compressor
+from zbench.options import PluginOptions
+
+
+class Page(Protocol):
+    """A page offered to the front end."""
+
+    @property
+    def data(self) -> bytes:
+        """The original page contents (PAGE_SIZE bytes)."""
+        ...
+
+    @property
+    def compressed(self) -> bytes:
+        """The page compressed with the case's compressor (cached per dump)."""
+        ...
+
+
+class FrontEnd(abc.ABC):
+    """Base class of front-end plugins."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[PluginOptions]] = PluginOptions
+
+    def __init__(
+        self, options: PluginOptions, allocator: Allocator, compressor: Compressor
+    ) -> None:
+        self.options = options
+        self.allocator = allocator
+        self.compressor = compressor
+
+    @classmethod
+    def supports(cls, allocator: Allocator) -> str | None:
+        """``None`` if this front end can drive ``allocator``, else the reason it cannot."""
+        return None
+
+    @property
+    @abc.abstractmethod
+    def kernel(self) -> str:
+        """Kernel version and file whose rules this instance follows."""
+
+    @property
+    def simplifications(self) -> str:
+        """What the front-end model leaves out (shown in reports)."""
+        return ""
+
+    @abc.abstractmethod
+    def store(self, offset: int, page: Page) -> None:
+        """Store ``page`` at ``offset`` (replacing what was there)."""
+
+    @abc.abstractmethod
+    def load(self, offset: int) -> bytes | None:
+        """Return the page stored at ``offset``, decompressed; ``None`` if none is."""
+
+    @abc.abstractmethod
+    def invalidate(self, offset: int) -> None:
+        """Drop what is stored at ``offset`` (discard / swap slot free)."""
+
+    @abc.abstractmethod
+    def offsets(self) -> list[int]:
+        """Offsets that hold a page now."""
+
+    def compact(self) -> int:
+        """Compact the allocator; return the pages freed."""
+        return self.allocator.compact()
+
+    @abc.abstractmethod
+    def metrics(self) -> Metrics:
+        """Front-end counters under the kernel's names.
+
+        Must include ``stored_pages``, ``same_filled_pages``, ``huge_pages``,
+        ``compressed_bytes`` (bytes handed to the allocator) and
+        ``object_bytes`` (Σ sizes passed to ``malloc`` for live objects)."""

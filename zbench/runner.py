@@ -1,0 +1,176 @@
+"""Expand a suite into cases, validate everything up front, run the cases, collect results."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zbench.case import Case, CaseRun, Part, run_case
+from zbench.compcache import CompressedPages, cache_key, compress_dump
+from zbench.compressor import Compressor
+from zbench.corpus import Corpus
+from zbench.dump import Dump, load_dump
+from zbench.errors import UserError
+from zbench.frames import PageFrames
+from zbench.options import parse_options
+from zbench.plugins import Registry
+from zbench.results import environment, make_results
+from zbench.suite import PluginRef, Suite
+
+KIND_FIELDS = (("compressor", "compressors"), ("frontend", "frontends"),
+               ("allocator", "allocators"), ("workload", "workloads"))
+
+
+@dataclass
+class Narrowing:
+    """Command-line flags that narrow a suite (or define an ad-hoc run)."""
+
+    dumps: list[str] = field(default_factory=list)
+    names: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # plugin name -> options
+    verify: bool = False
+    seed: int | None = None
+
+
+def narrow(suite: Suite, where: str, n: Narrowing, registry: Registry) -> Suite:
+    data = suite.model_dump()
+    if n.dumps:
+        data["dumps"] = list(n.dumps)
+    for kind, fld in KIND_FIELDS:
+        wanted = n.names.get(kind)
+        if not wanted:
+            continue
+        have = [r for r in data[fld] if r["name"] in wanted]
+        for name in wanted:
+            if not any(r["name"] == name for r in have):
+                registry.get(kind, name)  # unknown name: a clear error
+                have.append({"name": name, "options": {}, "label": None})
+        data[fld] = have
+    for plugin, opts in n.sets.items():
+        hit = False
+        for _, fld in KIND_FIELDS:
+            for r in data[fld]:
+                if r["name"] == plugin:
+                    r["options"] = {**r["options"], **opts}
+                    hit = True
+        if not hit:
+            raise UserError(f"--set {plugin}.…: no plugin named {plugin!r} in this run")
+    if n.verify:
+        data["verify"] = True
+    if n.seed is not None:
+        data["seed"] = n.seed
+    return Suite.model_validate(data)
+
+
+def _part(registry: Registry, kind: str, fld: str, i: int, ref: PluginRef, where: str) -> Part:
+    try:
+        cls = registry.get(kind, ref.name)
+    except UserError as exc:
+        raise UserError(f"{where}: {fld}[{i}].name: {exc}") from None
+    opts = parse_options(cls.Options, ref.options, f"{where}: {fld}[{i}].options")
+    return Part(kind, ref.name, ref.display, cls, opts, registry.provider(kind, ref.name))
+
+
+@dataclass
+class Plan:
+    """The cases of a run, validated, and the dumps they read (loaded once)."""
+
+    cases: list[Case]
+    dumps: dict[Path, Dump]
+
+
+def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
+    """All cases of the suite, with every plugin, option and dump checked first."""
+    parts = {kind: [_part(registry, kind, fld, i, ref, where)
+                    for i, ref in enumerate(getattr(suite, fld))]
+             for kind, fld in KIND_FIELDS}
+    dumps: dict[Path, Dump] = {}
+    for i, d in enumerate(suite.dumps):
+        p = Path(d) if Path(d).is_absolute() else base / d
+        if not p.exists():
+            raise UserError(f"{where}: dumps[{i}]: {d}: no such file")
+        if p not in dumps:
+            dumps[p] = load_dump(p)
+    cases: list[Case] = []
+    for dump in dumps:
+        for comp in parts["compressor"]:
+            for fe in parts["frontend"]:
+                for alloc in parts["allocator"]:
+                    probe = alloc.cls(alloc.options, PageFrames())
+                    reason = fe.cls.supports(probe) or ""
+                    for wl in parts["workload"]:
+                        cases.append(Case(len(cases), dump, comp, fe, alloc, wl, suite.seed,
+                                          suite.verify, reason))
+    return Plan(cases, dumps)
+
+
+def _part_record(p: Part) -> dict[str, Any]:
+    return {"name": p.name, "label": p.label, "options": p.options.model_dump(mode="json"),
+            "plugin": p.plugin.name, "distribution": p.plugin.dist, "version": p.plugin.version}
+
+
+Reporter = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_suite(suite: Suite, plan: Plan, registry: Registry,
+              report: Reporter = _stderr) -> dict[str, Any]:
+    cases = plan.cases
+    blob_memo: dict[tuple[str, str], list[bytes]] = {}
+    records: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    for case in cases:
+        dump = plan.dumps[case.dump_path]
+        rec: dict[str, Any] = {
+            "id": case.id,
+            "allocator": _part_record(case.allocator),
+            "frontend": _part_record(case.frontend),
+            "compressor": _part_record(case.compressor),
+            "workload": _part_record(case.workload),
+            "dump": {"name": case.dump_path.stem, "path": str(case.dump_path),
+                     "sha256": dump.sha256, "pages": dump.n_pages, "format": dump.format},
+            "seed": case.seed,
+            "verify": case.verify,
+        }
+        head = f"[{case.index + 1}/{len(cases)}] {case.id}"
+        if case.skip_reason:
+            report(f"{head}: skipped ({case.skip_reason})")
+            rec["skipped"] = case.skip_reason
+            records.append(rec)
+            continue
+
+        def compressed(corpus: Corpus, compressor: Compressor,
+                       _dump: Dump = dump) -> CompressedPages:
+            key = (_dump.sha256, cache_key(_dump.sha256, compressor))
+            blobs = blob_memo.get(key)
+            if blobs is None:
+                blobs = blob_memo[key] = compress_dump(_dump, compressor)
+            return CompressedPages(corpus, compressor, blobs)
+
+        report(f"{head} ...")
+        run: CaseRun = run_case(case, dump, compressed)
+        rec["allocator"].update(kernel=run.kernel["allocator"],
+                                simplifications=run.simplifications["allocator"])
+        rec["frontend"].update(kernel=run.kernel["frontend"],
+                               simplifications=run.simplifications["frontend"])
+        rec["compressor"]["library"] = run.compressor_library
+        rec["corpus"] = run.corpus
+        rec["metrics"] = run.metrics
+        rec["phases"] = run.phases
+        rec["elapsed_s"] = run.elapsed_s
+        records.append(rec)
+        report(f"{head}: pool {run.metrics['pool_pages']} pages, "
+               f"ratio {run.metrics['effective_ratio']:.3f}"
+               + (f", {run.metrics['verified_loads']} loads verified" if case.verify else "")
+               + f" ({run.elapsed_s:.1f} s)")
+    plugins = [p.as_dict() for p in registry.plugins]
+    suite_rec = {**suite.model_dump(mode="json"),
+                 "elapsed_s": round(time.perf_counter() - t_start, 3)}
+    return make_results(suite_rec, environment(plugins), records)

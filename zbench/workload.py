@@ -1,0 +1,61 @@
+"""The workload interface: a seeded stream of front-end operations.
+
+A workload never sees page contents.  It is told how many distinct pages the
+corpus has (the dump's pages plus any injected same-filled pages) and yields
+:class:`Op` records naming a swap offset and a corpus page.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator
+from typing import ClassVar, NamedTuple
+
+from pydantic import Field
+
+from zbench.options import PluginOptions
+
+
+class OpKind(enum.Enum):
+    STORE = "store"  # swap-out / zram write of corpus page ``page`` at ``offset``
+    LOAD = "load"  # swap-in / zram read of ``offset``
+    INVALIDATE = "invalidate"  # swap slot freed / zram discard of ``offset``
+    COMPACT = "compact"  # run the allocator's compaction
+    PHASE = "phase"  # end of a named phase: the runner snapshots the pool
+
+
+class Op(NamedTuple):
+    kind: OpKind
+    offset: int = 0
+    page: int = 0
+    label: str = ""
+
+
+class WorkloadOptions(PluginOptions):
+    """Options every workload has: the share of injected same-filled pages.
+
+    Live captures hold < 1 % same-filled pages; fleets report 10–20 %
+    (page-dumps.md §1.2), so the share is a parameter, not baked into dumps.
+    """
+
+    zero_filled_pct: float = Field(0.0, ge=0, lt=100, description="zero-filled pages, % of corpus")
+    same_filled_pct: float = Field(
+        0.0, ge=0, lt=100, description="non-zero same-filled pages, % of corpus"
+    )
+
+
+class Workload(abc.ABC):
+    """Base class of workload plugins."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[WorkloadOptions]] = WorkloadOptions
+
+    def __init__(self, options: WorkloadOptions, seed: int) -> None:
+        self.options = options
+        self.seed = seed
+
+    @abc.abstractmethod
+    def operations(self, n_pages: int) -> Iterator[Op]:
+        """Yield the operations for a corpus of ``n_pages`` pages."""
