@@ -25,12 +25,11 @@ from zbench_zramkernel.device import (
     ZramDevice,
     ZramError,
     coalesce_runs,
-    kernel_rules,
     leftover_devices,
     parse_algorithms,
     parse_mm_stat,
-    zram_available,
 )
+from zbench_zramkernel.host import kernel_rules, zram_available
 
 ALGORITHM = "lz4"
 _REASON = zram_available(ALGORITHM)

@@ -6,10 +6,14 @@ deeper.
 
 from __future__ import annotations
 
+from typing import Any
+
 from zbench.allocator import Allocator, Metrics
 from zbench.compressor import Compressor
+from zbench.dump import Dump, default_dump_path, load_dump
 from zbench.errors import (
     AllocationError,
+    CaseSkipped,
     DumpError,
     OptionsError,
     PluginError,
@@ -25,6 +29,25 @@ from zbench.options import PluginOptions
 from zbench.pagefill import same_filled_word
 from zbench.workload import Op, OpKind, Workload, WorkloadOptions
 
+
+def run_suite(data: dict[str, Any], where: str = "suite", *, quiet: bool = False
+              ) -> dict[str, Any]:
+    """Run a suite given as a mapping (the YAML's structure) with the installed plugins;
+    return the results mapping (the ``results.json`` structure)."""
+    from zbench.runner import run_suite_data
+
+    if quiet:
+        return run_suite_data(data, where, report=lambda _m: None)
+    return run_suite_data(data, where)
+
+
+def get_plugin_class(kind: str, name: str) -> type:
+    """The class registered as ``name`` for ``kind`` (allocator, frontend, compressor,
+    workload); a PluginError naming the cause otherwise."""
+    from zbench.plugins import get_registry
+
+    return get_registry().get(kind, name)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -32,7 +55,9 @@ __all__ = [
     "PAGE_SIZE",
     "AllocationError",
     "Allocator",
+    "CaseSkipped",
     "Compressor",
+    "Dump",
     "DumpError",
     "FrameInfo",
     "FrontEnd",
@@ -51,7 +76,11 @@ __all__ = [
     "Workload",
     "WorkloadOptions",
     "ZbenchError",
+    "default_dump_path",
+    "get_plugin_class",
     "hookimpl",
+    "load_dump",
+    "run_suite",
     "same_filled_word",
     "__version__",
 ]

@@ -30,6 +30,9 @@ class Allocator(abc.ABC):
     description: ClassVar[str] = ""
     #: The plugin's options model.
     Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: The only front end this allocator runs under, if it has its own (e.g. the real
+    #: kernel's zram); ``None`` = any front end the suite names that supports it.
+    frontend: ClassVar[str | None] = None
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         self.options = options
@@ -89,10 +92,11 @@ class Allocator(abc.ABC):
         """Pages the pool holds now (``zs_get_total_pages``)."""
 
     @abc.abstractmethod
-    def slot_bytes(self) -> int:
+    def slot_bytes(self) -> int | None:
         """Bytes of the slots that live objects occupy, headers and padding
         included.  ``pool_pages·PAGE_SIZE − slot_bytes`` is external
-        fragmentation; ``slot_bytes − Σ object sizes`` is internal."""
+        fragmentation; ``slot_bytes − Σ object sizes`` is internal.  ``None``
+        when it cannot be known (the real kernel does not expose it)."""
 
     def stats(self) -> Metrics:
         """Allocator-specific metrics, under the kernel's names where it has them."""

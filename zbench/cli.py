@@ -11,10 +11,11 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from zbench.dump import default_dump_path
 from zbench.errors import UserError, VerifyError
 from zbench.plugins import get_registry
 
-REPO_DEFAULT_DUMP = Path(__file__).resolve().parent.parent / "dumps" / "default.zbdump"
+REPO_DEFAULT_DUMP = default_dump_path()
 
 
 class ZbenchGroup(click.Group):

@@ -14,6 +14,7 @@ import os
 import struct
 import tempfile
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 from zbench.compressor import Compressor
@@ -52,19 +53,28 @@ def compress_dump(dump: DumpLike, compressor: Compressor, use_cache: bool = True
 
 
 class CompressedPages:
-    """``get(i)`` is corpus page ``i`` compressed with ``compressor``."""
+    """``get(i)`` is corpus page ``i`` compressed with ``compressor``.
 
-    def __init__(self, corpus: Corpus, compressor: Compressor, blobs: list[bytes]) -> None:
-        if len(blobs) != corpus.dump.n_pages:
-            raise ValueError("compressed blobs do not match the dump")
+    The dump's pages are compressed (or read from the cache) on the first
+    ``get``, through ``blobs()``: a front end that never asks (the real kernel
+    compresses for itself) costs nothing.
+    """
+
+    def __init__(self, corpus: Corpus, compressor: Compressor,
+                 blobs: Callable[[], list[bytes]]) -> None:
         self.corpus = corpus
         self.compressor = compressor
-        self._blobs = blobs
+        self._make_blobs = blobs
+        self._blobs: list[bytes] | None = None
         self._fills: dict[int, bytes] = {}
 
     def get(self, i: int) -> bytes:
         src = self.corpus.source(i)
         if src >= 0:
+            if self._blobs is None:
+                self._blobs = self._make_blobs()
+                if len(self._blobs) != self.corpus.dump.n_pages:
+                    raise ValueError("compressed blobs do not match the dump")
             return self._blobs[src]
         word = self.corpus.fill_word(i)
         assert word is not None

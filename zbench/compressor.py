@@ -20,6 +20,11 @@ class Compressor(abc.ABC):
     def __init__(self, options: PluginOptions) -> None:
         self.options = options
 
+    def bind(self, dump: Any) -> None:
+        """Called with the dump (``.path``, ``.sha256``, ``.n_pages``, ``.page(i)``)
+        before any of its pages is compressed; most compressors need nothing."""
+        return None
+
     @abc.abstractmethod
     def library_version(self) -> str:
         """Version of the library (and of the C library under it where known)."""

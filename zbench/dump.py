@@ -400,3 +400,8 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], to: str) -
     else:
         raise DumpError(f"{dst}: unknown dump format {to!r} (use raw or zbench)")
     return d
+
+
+def default_dump_path() -> Path:
+    """The dump shipped with zbench (``dumps/default.zbdump`` beside the package)."""
+    return Path(__file__).resolve().parent.parent / "dumps" / "default.zbdump"

@@ -30,6 +30,11 @@ class DumpError(UserError):
     """A page dump is missing, unreadable, truncated or malformed."""
 
 
+class CaseSkipped(ZbenchError):
+    """A case cannot run here (no root, no zram, an algorithm the kernel lacks);
+    the message, one line, is the reason shown in the results."""
+
+
 class AllocationError(ZbenchError):
     """An allocator refused a request (size out of range, no memory): like -ENOSPC."""
 

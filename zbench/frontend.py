@@ -79,10 +79,16 @@ class FrontEnd(abc.ABC):
         """Compact the allocator; return the pages freed."""
         return self.allocator.compact()
 
+    def close(self) -> None:
+        """Release what the front end holds outside Python (devices); called once, always."""
+        return None
+
     @abc.abstractmethod
     def metrics(self) -> Metrics:
         """Front-end counters under the kernel's names.
 
         Must include ``stored_pages``, ``same_filled_pages``, ``huge_pages``,
         ``compressed_bytes`` (bytes handed to the allocator) and
-        ``object_bytes`` (Σ sizes passed to ``malloc`` for live objects)."""
+        ``object_bytes`` (Σ sizes passed to ``malloc`` for live objects).
+        A front end that measures the pool itself (the real kernel) may also
+        return ``pool_pages``; it then wins over the allocator's."""

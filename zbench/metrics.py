@@ -59,7 +59,7 @@ def describe(name: str) -> MetricDef | None:
     return BY_NAME.get(name)
 
 
-def derive(m: dict[str, float | int], page_size: int) -> dict[str, float | int]:
+def derive(m: dict[str, float | int | None], page_size: int) -> dict[str, float | int]:
     """Metrics computed from the raw counters (ratios and fragmentation)."""
     pool_bytes = m["pool_pages"] * page_size
     compressed_pages = m["stored_pages"] - m["same_filled_pages"]
@@ -70,9 +70,10 @@ def derive(m: dict[str, float | int], page_size: int) -> dict[str, float | int]:
         if m["compressed_bytes"] else 0.0,
         "allocator_efficiency": round(100.0 * m["compressed_bytes"] / pool_bytes, 3)
         if pool_bytes else 0.0,
-        "internal_fragmentation_bytes": m["slot_bytes"] - m["object_bytes"],
-        "external_fragmentation_bytes": pool_bytes - m["slot_bytes"],
     }
+    if m.get("slot_bytes") is not None:
+        out["internal_fragmentation_bytes"] = m["slot_bytes"] - m["object_bytes"]
+        out["external_fragmentation_bytes"] = pool_bytes - m["slot_bytes"]
     return out
 
 

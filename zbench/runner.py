@@ -14,7 +14,7 @@ from zbench.compcache import CompressedPages, cache_key, compress_dump
 from zbench.compressor import Compressor
 from zbench.corpus import Corpus
 from zbench.dump import Dump, load_dump
-from zbench.errors import UserError
+from zbench.errors import CaseSkipped, UserError
 from zbench.frames import PageFrames
 from zbench.options import parse_options
 from zbench.plugins import Registry
@@ -95,16 +95,29 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
             raise UserError(f"{where}: dumps[{i}]: {d}: no such file")
         if p not in dumps:
             dumps[p] = load_dump(p)
+    own: dict[str, Part] = {}  # front ends that allocators bring along (the real kernel)
+    for alloc in parts["allocator"]:
+        name = alloc.cls.frontend
+        if name is not None and name not in own:
+            cls = registry.get("frontend", name)
+            own[name] = Part("frontend", name, name, cls, cls.Options(),
+                             registry.provider("frontend", name))
     cases: list[Case] = []
     for dump in dumps:
         for comp in parts["compressor"]:
-            for fe in parts["frontend"]:
+            for fe_index, fe in enumerate(parts["frontend"]):
                 for alloc in parts["allocator"]:
+                    if alloc.cls.frontend is not None:
+                        if fe_index:
+                            continue  # runs once, under its own front end
+                        fe_used = own[alloc.cls.frontend]
+                    else:
+                        fe_used = fe
                     probe = alloc.cls(alloc.options, PageFrames())
-                    reason = fe.cls.supports(probe) or ""
+                    reason = fe_used.cls.supports(probe) or ""
                     for wl in parts["workload"]:
-                        cases.append(Case(len(cases), dump, comp, fe, alloc, wl, suite.seed,
-                                          suite.verify, reason))
+                        cases.append(Case(len(cases), dump, comp, fe_used, alloc, wl,
+                                          suite.seed, suite.verify, reason))
     return Plan(cases, dumps)
 
 
@@ -148,14 +161,22 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
 
         def compressed(corpus: Corpus, compressor: Compressor,
                        _dump: Dump = dump) -> CompressedPages:
-            key = (_dump.sha256, cache_key(_dump.sha256, compressor))
-            blobs = blob_memo.get(key)
-            if blobs is None:
-                blobs = blob_memo[key] = compress_dump(_dump, compressor)
+            def blobs() -> list[bytes]:
+                key = (_dump.sha256, cache_key(_dump.sha256, compressor))
+                if key not in blob_memo:
+                    blob_memo[key] = compress_dump(_dump, compressor)
+                return blob_memo[key]
+
             return CompressedPages(corpus, compressor, blobs)
 
         report(f"{head} ...")
-        run: CaseRun = run_case(case, dump, compressed)
+        try:
+            run: CaseRun = run_case(case, dump, compressed)
+        except CaseSkipped as exc:
+            report(f"{head}: skipped ({exc})")
+            rec["skipped"] = str(exc)
+            records.append(rec)
+            continue
         rec["allocator"].update(kernel=run.kernel["allocator"],
                                 simplifications=run.simplifications["allocator"])
         rec["frontend"].update(kernel=run.kernel["frontend"],
@@ -174,3 +195,15 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
     suite_rec = {**suite.model_dump(mode="json"),
                  "elapsed_s": round(time.perf_counter() - t_start, 3)}
     return make_results(suite_rec, environment(plugins), records)
+
+
+def run_suite_data(data: dict[str, Any], where: str = "suite", base: Path | None = None,
+                   registry: Registry | None = None,
+                   report: Reporter = _stderr) -> dict[str, Any]:
+    """Validate and run a suite given as a mapping; return the results mapping."""
+    from zbench.plugins import get_registry
+    from zbench.suite import parse_suite
+
+    reg = registry or get_registry()
+    suite = parse_suite(data, where)
+    return run_suite(suite, expand(suite, base or Path.cwd(), where, reg), reg, report)
