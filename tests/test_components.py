@@ -91,8 +91,8 @@ def test_churn_is_seeded_and_settles_near_the_steady_share() -> None:
 
 
 class _Page:
-    def __init__(self, data: bytes, comp: Lz4) -> None:
-        self.data, self.compressed = data, comp.compress(data)
+    def __init__(self, data: bytes, comp: Lz4, clean: bool = False) -> None:
+        self.data, self.compressed, self.clean = data, comp.compress(data), clean
 
 
 def _zram(kernel: str = "6.18") -> Zram:

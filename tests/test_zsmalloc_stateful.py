@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -142,8 +143,9 @@ class ZsMachine(RuleBasedStateMachine):
         assert self.pool.slot_bytes() == 0
 
 
+_LONG = os.environ.get("ZBENCH_HYPOTHESIS_PROFILE") == "long"
 ZsMachine.TestCase.settings = settings(
-    max_examples=120, stateful_step_count=40, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=2000 if _LONG else 120, stateful_step_count=120 if _LONG else 40,
+    deadline=None, suppress_health_check=[HealthCheck.too_slow],
 )
 TestZsmallocStateful = ZsMachine.TestCase

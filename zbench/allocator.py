@@ -13,6 +13,7 @@ lays them out, and ``read`` must return them from there.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from zbench.frames import PageFrames
@@ -75,6 +76,20 @@ class Allocator(abc.ABC):
 
         Allocators without compaction return 0."""
         return 0
+
+    # -- backend-driven writeback (zbud/z3fold LRU, kernels <= 6.4) -------
+    def evictable(self) -> bool:
+        """``zpool_evictable()``: the allocator keeps an LRU of its pages and can
+        reclaim them through an evict callback (zbud, z3fold up to 6.4)."""
+        return False
+
+    def reclaim_page(self, evict: Callable[[int], bool], retries: int) -> bool:
+        """``zbud_reclaim_page`` / ``z3fold_reclaim_page``: take the LRU tail page and
+        call ``evict(handle)`` for each live object in it; the front end writes the
+        object back and calls :meth:`free` on it (``True``) or refuses (``False``).
+        Return ``True`` when a page was freed, ``False`` (``-EAGAIN``) when
+        ``retries`` pages were tried and none could be freed."""
+        raise NotImplementedError(f"{self.name} has no LRU reclaim")
 
     # -- accounting -------------------------------------------------------
     @abc.abstractmethod

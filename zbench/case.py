@@ -25,6 +25,7 @@ from zbench.frontend import FrontEnd
 from zbench.metrics import derive
 from zbench.options import PluginOptions
 from zbench.plugins import PluginRecord
+from zbench.sized import SizedCompressor, SizedPages
 from zbench.workload import OpKind, Workload, WorkloadOptions
 
 
@@ -61,10 +62,11 @@ class Case:
 
 
 class _Page:
-    __slots__ = ("_corpus", "_comp", "_i")
+    __slots__ = ("_corpus", "_comp", "_i", "clean")
 
-    def __init__(self, corpus: Corpus, comp: CompressedPages, i: int) -> None:
+    def __init__(self, corpus: Corpus, comp: CompressedPages, i: int, clean: bool) -> None:
         self._corpus, self._comp, self._i = corpus, comp, i
+        self.clean = clean
 
     @property
     def data(self) -> bytes:
@@ -73,6 +75,13 @@ class _Page:
     @property
     def compressed(self) -> bytes:
         return self._comp.get(self._i)
+
+
+class _SizedPage:
+    __slots__ = ("data", "compressed", "clean")
+
+    def __init__(self, data: bytes, compressed: bytes) -> None:
+        self.data, self.compressed, self.clean = data, compressed, False
 
 
 @dataclass
@@ -99,12 +108,16 @@ def run_case(
     compressor: Compressor = case.compressor.cls(case.compressor.options)
     compressor.bind(dump)
     comp = compressed(corpus, compressor)
+    sized = SizedPages(case.seed)
+    if case.workload.cls.sized_stores:
+        compressor = SizedCompressor(compressor, sized)
     frames = PageFrames(PAGE_SIZE)
     allocator: Allocator = case.allocator.cls(case.allocator.options, frames)
     frontend: FrontEnd = case.frontend.cls(case.frontend.options, allocator, compressor)
     workload: Workload = case.workload.cls(case.workload.options, case.seed)
 
-    rig = _Rig(corpus, comp, compressor, frames, allocator, frontend, workload, dump.n_pages)
+    rig = _Rig(corpus, comp, compressor, frames, allocator, frontend, workload, dump.n_pages,
+               sized)
     try:
         return _drive(case, rig, progress, t0)
     finally:
@@ -123,18 +136,21 @@ class _Rig:
     frontend: FrontEnd
     workload: Workload
     dump_pages: int
+    sized: SizedPages
 
 
 def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseRun:
     corpus, comp, compressor, frames = rig.corpus, rig.comp, rig.compressor, rig.frames
     allocator, frontend, workload = rig.allocator, rig.frontend, rig.workload
-    expected: dict[int, int] = {}  # offset -> corpus page, for verify
+    sized = rig.sized
+    expected: dict[int, int] = {}  # offset -> corpus page (>= 0) or ~stand-in key, for verify
     ops = verified = compacted = 0
     phases: list[dict[str, Any]] = []
 
     def check(offset: int, got: bytes | None) -> None:
         nonlocal verified
-        want = corpus.data(expected[offset])
+        src = expected[offset]
+        want = corpus.data(src) if src >= 0 else sized.data(~src)
         if got != want:
             raise VerifyError(
                 f"case {case.id}: load of offset {offset} (corpus page {expected[offset]}) "
@@ -142,9 +158,9 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
             )
         verified += 1
 
-    def load(offset: int) -> bytes | None:
+    def load(offset: int, peek: bool = False) -> bytes | None:
         try:
-            return frontend.load(offset)
+            return frontend.peek(offset) if peek else frontend.load(offset)
         except Exception as exc:  # a damaged object fails to decompress
             if not case.verify:
                 raise
@@ -157,13 +173,18 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
             raise VerifyError(f"case {case.id}: front end holds {len(live)} offsets, "
                               f"expected {len(expected)}")
         for off in sorted(live):
-            check(off, load(off))
+            check(off, load(off, peek=True))
 
     for op in workload.operations(corpus.n_pages):
         kind = op.kind
         if kind is OpKind.STORE:
-            frontend.store(op.offset, _Page(corpus, comp, op.page))
-            expected[op.offset] = op.page
+            if op.size > 0:
+                key, blob = sized.make(op.size)
+                frontend.store(op.offset, _SizedPage(sized.data(key), blob))
+                expected[op.offset] = ~key
+            else:
+                frontend.store(op.offset, _Page(corpus, comp, op.page, op.label == "clean"))
+                expected[op.offset] = op.page
         elif kind is OpKind.LOAD:
             got = load(op.offset)
             if case.verify and op.offset in expected:

@@ -76,7 +76,12 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
     from zbench.results import write_run
     from zbench.runner import Narrowing, expand, narrow, run_suite
     from zbench.suite import load_suite, parse_suite
-    from zbench.tables import fragmentation_table, models_table
+    from zbench.tables import (
+        comparison_table,
+        fragmentation_table,
+        models_table,
+        zswap_table,
+    )
 
     registry = get_registry()
     if suite is not None:
@@ -115,8 +120,16 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         click.echo(json.dumps(results, indent=2))
         click.echo(f"wrote {res_path} and {rep_path}", err=True)
         return
+    comparison = comparison_table(results)
+    if comparison:
+        click.echo("\nAllocators side by side: pool pages (effective ratio)\n")
+        click.echo(comparison)
     click.echo("\nFragmentation (deterministic; sizes in KiB)\n")
     click.echo(fragmentation_table(results))
+    zt = zswap_table(results)
+    if zt:
+        click.echo("\nzswap counters\n")
+        click.echo(zt)
     click.echo("\nModels\n")
     click.echo(models_table(results))
     click.echo(f"\nwrote {res_path} and {rep_path}")

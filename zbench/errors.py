@@ -36,7 +36,16 @@ class CaseSkipped(ZbenchError):
 
 
 class AllocationError(ZbenchError):
-    """An allocator refused a request (size out of range, no memory): like -ENOSPC."""
+    """An allocator refused a request.
+
+    ``code`` is the errno the kernel function returned: ``"ENOSPC"`` (the object
+    can never fit: zbud's 3968-byte limit, z3fold's page size; zswap counts it in
+    ``reject_compress_poor``), ``"EINVAL"`` or ``"ENOMEM"`` (zswap counts those in
+    ``reject_alloc_fail``)."""
+
+    def __init__(self, message: str, code: str = "ENOSPC") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class VerifyError(ZbenchError):

@@ -29,6 +29,13 @@ class Page(Protocol):
         """The page compressed with the case's compressor (cached per dump)."""
         ...
 
+    @property
+    def clean(self) -> bool:
+        """True when the page is unchanged since it was last loaded from this offset
+        (a swap-cache page being reclaimed again): a front end that still holds a
+        valid copy need not store it again."""
+        ...
+
 
 class FrontEnd(abc.ABC):
     """Base class of front-end plugins."""
@@ -66,6 +73,11 @@ class FrontEnd(abc.ABC):
     @abc.abstractmethod
     def load(self, offset: int) -> bytes | None:
         """Return the page stored at ``offset``, decompressed; ``None`` if none is."""
+
+    def peek(self, offset: int) -> bytes | None:
+        """The page at ``offset`` like :meth:`load`, but changing nothing (no exclusive
+        load, no LRU update): what ``--verify`` reads, so checking never alters a run."""
+        return self.load(offset)
 
     @abc.abstractmethod
     def invalidate(self, offset: int) -> None:

@@ -36,17 +36,46 @@ def _fmt(name: str, value: Any) -> Any:
 def fragmentation_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     headers = ["allocator", "front end", "compressor", "workload", "dump"]
     headers += [label for _, label in FRAG_COLUMNS]
+    any_skipped = any(c.get("skipped") for c in results["cases"])
+    if any_skipped:
+        headers.append("note")
     rows = []
     for c in results["cases"]:
         row: list[Any] = [c["allocator"]["label"], c["frontend"]["label"],
                           c["compressor"]["label"], c["workload"]["label"], c["dump"]["name"]]
         if c.get("skipped"):
-            rows.append(row + [f"skipped: {c['skipped']}"] + [""] * (len(FRAG_COLUMNS) - 1))
+            rows.append(row + ["—"] * len(FRAG_COLUMNS) + [f"skipped: {c['skipped']}"])
             continue
         m = c["metrics"]
         row += [_fmt(k, m.get(k)) for k, _ in FRAG_COLUMNS]
-        rows.append(row)
+        rows.append(row + ([""] if any_skipped else []))
     return headers, rows
+
+
+def comparison_table(results: dict[str, Any], fmt: str = "simple",
+                     metric: str = "pool_pages") -> str | None:
+    """Allocators side by side: one row per (dump, compressor, front end, workload), one
+    column per allocator, cells ``metric`` (pool pages) and effective ratio.  ``None``
+    when there is only one allocator."""
+    allocs: list[str] = []
+    rows: dict[tuple[str, ...], dict[str, str]] = {}
+    for c in results["cases"]:
+        a = c["allocator"]["label"]
+        if a not in allocs:
+            allocs.append(a)
+        fe = "" if c["frontend"]["name"] == c["allocator"]["name"] else c["frontend"]["label"]
+        key = (c["dump"]["name"], c["compressor"]["label"], fe, c["workload"]["label"])
+        if c.get("skipped"):
+            cell = "skipped"
+        else:
+            m = c["metrics"]
+            cell = f"{m.get(metric)} ({m.get('effective_ratio', 0):.2f}x)"
+        rows.setdefault(key, {})[a] = cell
+    if len(allocs) < 2:
+        return None
+    headers = ["dump", "compressor", "front end", "workload", *allocs]
+    body = [[*k, *(v.get(a, "") for a in allocs)] for k, v in rows.items()]
+    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
 def fragmentation_table(results: dict[str, Any], fmt: str = "simple") -> str:
@@ -54,9 +83,45 @@ def fragmentation_table(results: dict[str, Any], fmt: str = "simple") -> str:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+ZSWAP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("stored_pages", "stored"),
+    ("same_filled_pages", "same"),
+    ("pool_total_size", "pool KiB"),
+    ("pool_limit_hit", "limit hit"),
+    ("written_back_pages", "written back"),
+    ("reject_compress_poor", "rej poor"),
+    ("reject_alloc_fail", "rej alloc"),
+    ("reject_reclaim_fail", "rej reclaim"),
+    ("duplicate_entry", "dup"),
+    ("stored_incompressible_pages", "raw"),
+)
+
+
+def zswap_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
+    """The zswap debugfs counters of every case that ran under zswap (None if none did)."""
+    rows = []
+    for c in results["cases"]:
+        if c["frontend"]["name"] != "zswap" or c.get("skipped"):
+            continue
+        m = c["metrics"]
+        row: list[Any] = [c["allocator"]["label"], c["frontend"]["label"],
+                          c["compressor"]["label"], c["workload"]["label"]]
+        for k, _ in ZSWAP_COLUMNS:
+            v = m.get(k)
+            row.append("—" if v is None else (f"{v / 1024:.0f}" if k == "pool_total_size" else v))
+        rows.append(row)
+    if not rows:
+        return None
+    headers = ["allocator", "front end", "compressor", "workload"]
+    headers += [label for _, label in ZSWAP_COLUMNS]
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
 def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
     seen: dict[tuple[str, str], str] = {}
     for c in results["cases"]:
+        if c.get("skipped"):
+            continue
         for kind in ("allocator", "frontend"):
             part = c[kind]
             key = (part["label"], part.get("kernel", ""))
@@ -77,6 +142,14 @@ def report_markdown(results: dict[str, Any]) -> str:
         + (f", commit {git['commit'][:12]}{' (dirty)' if git.get('dirty') else ''}"
            if git.get("commit") else ""),
         "",
+    ]
+    ct = comparison_table(results, "github")
+    if ct:
+        lines += ["## Allocators side by side", "",
+                  "Pool pages after the workload (effective ratio = original bytes / pool "
+                  "bytes); the kernel's own zram front end where the allocator brings one.",
+                  "", ct, ""]
+    lines += [
         "## Fragmentation",
         "",
         fragmentation_table(results, "github"),
@@ -84,6 +157,12 @@ def report_markdown(results: dict[str, Any]) -> str:
         "Sizes in KiB; `eff. ratio` = original bytes / pool bytes; `alloc eff %` = "
         "compressed bytes / pool bytes.",
         "",
+    ]
+    zt = zswap_table(results, "github")
+    if zt:
+        lines += ["## zswap counters", "", zt, "",
+                  "`—`: the counter does not exist in that kernel version.", ""]
+    lines += [
         "## Models",
         "",
         models_table(results, "github"),

@@ -26,10 +26,16 @@ class OpKind(enum.Enum):
 
 
 class Op(NamedTuple):
+    """One operation.  ``label`` names a PHASE; on a STORE, ``"clean"`` says the page
+    is unchanged since it was loaded from ``offset`` (see ``Page.clean``).  A STORE
+    with ``size > 0`` stores a stand-in page whose compressed form is exactly ``size``
+    bytes (a size trace replayed without pages); ``page`` is then ignored."""
+
     kind: OpKind
     offset: int = 0
     page: int = 0
     label: str = ""
+    size: int = 0
 
 
 class WorkloadOptions(PluginOptions):
@@ -51,6 +57,8 @@ class Workload(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Options: ClassVar[type[WorkloadOptions]] = WorkloadOptions
+    #: True if the workload emits STOREs with an explicit compressed ``size``.
+    sized_stores: ClassVar[bool] = False
 
     def __init__(self, options: WorkloadOptions, seed: int) -> None:
         self.options = options

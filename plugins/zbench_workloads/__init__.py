@@ -1,4 +1,4 @@
-"""Built-in workloads: ``fill`` and ``churn``."""
+"""Built-in workloads: ``fill``, ``churn``, ``zipf``, ``pressure`` and ``replay``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import Callable
 from zbench import hookimpl
 from zbench_workloads.churn import Churn
 from zbench_workloads.fill import Fill
+from zbench_workloads.pressure import Pressure
+from zbench_workloads.replay import Replay
+from zbench_workloads.zipf import Zipf
 
 
 @hookimpl
 def register_workloads(register: Callable[[type], None]) -> None:
-    register(Fill)
-    register(Churn)
+    for cls in (Fill, Churn, Zipf, Pressure, Replay):
+        register(cls)

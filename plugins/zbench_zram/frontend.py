@@ -87,6 +87,8 @@ class Zram(FrontEnd):
                 "one slot table, no locking")
 
     def store(self, offset: int, page: Page) -> None:
+        if page.clean and offset in self._table:
+            return  # a clean swap-cache page whose slot is still valid is not written again
         if offset in self._table:
             self._free_slot(offset)
         data = page.data

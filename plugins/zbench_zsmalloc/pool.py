@@ -140,8 +140,10 @@ class ZsPool(Allocator):
     # -- the object API --------------------------------------------------
     def malloc(self, size: int) -> int:
         if size < 1 or size > ZS_MAX_ALLOC_SIZE:
+            # zs_malloc: ERR_PTR(-EINVAL) (0 before 5.x); zpool passes an error that
+            # is not -ENOSPC, so zswap counts reject_alloc_fail
             raise AllocationError(
-                f"zsmalloc: size {size} out of range 1..{ZS_MAX_ALLOC_SIZE}"
+                f"zsmalloc: size {size} out of range 1..{ZS_MAX_ALLOC_SIZE}", code="EINVAL"
             )
         cls = self._class_of[size]
         handle = self.handles.alloc(size)

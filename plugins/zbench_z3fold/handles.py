@@ -1,0 +1,85 @@
+"""z3fold handles: direct (4.8 - 5.1) and indirect through buddy slots (5.2+).
+
+Page addresses are modelled as x86-64 direct-map addresses,
+``DIRECT_MAP + (pfn << PAGE_SHIFT)``, so handles look like the kernel's.
+
+* Direct (``encode_handle`` <= 5.1): the header address plus
+  ``(bud + first_num) & BUDDY_MASK`` in the low bits; a headless page's handle is its
+  address.  Decoding reads the *current* ``first_num``, which is why in-page
+  compaction can turn a MIDDLE into a FIRST by incrementing it.  (From ≈4.16 the
+  kernel also stores LAST's length at ``BUDDY_SHIFT``; the model leaves those bits out,
+  they only serve map during a free/reclaim race.)
+* Indirect (5.2+, "z3fold: add structure for buddy handles"): each page owns a
+  ``struct z3fold_buddy_slots`` (four ``unsigned long`` slots, 64-byte aligned, from
+  the ``z3fold_handle`` kmem_cache); the handle is the address of a slot, the slot
+  holds the header address + buddy index (+ ``last_chunks << BUDDY_SHIFT`` for LAST).
+  A headless handle is the page address with bit ``PAGE_HEADLESS`` (0) set.  A slot
+  block is freed when its last slot is cleared (``free_handle``, the 5.11 rule) and a
+  page whose block was freed gets a new one on its next allocation.
+"""
+
+from __future__ import annotations
+
+from zbench import PAGE_SHIFT
+
+from .layout import BUDDY_SHIFT, SLOTS_ALIGN
+
+DIRECT_MAP = 0xFFFF_8880_0000_0000  # page_offset_base without KASLR
+SLOTS_BASE = DIRECT_MAP + (1 << 44)  # where the model's z3fold_handle slab lives
+PAGE_HEADLESS_BIT = 1  # 1 << PAGE_HEADLESS
+SLOT_SIZE = 8  # sizeof(unsigned long)
+
+
+def page_addr(pfn: int) -> int:
+    return DIRECT_MAP + (pfn << PAGE_SHIFT)
+
+
+def addr_pfn(addr: int) -> int:
+    return (addr - DIRECT_MAP) >> PAGE_SHIFT
+
+
+def slot_value(pfn: int, idx: int, last_chunks: int = 0) -> int:
+    """What ``__encode_handle`` stores in a slot (``last_chunks`` only for LAST)."""
+    return page_addr(pfn) + idx | (last_chunks << BUDDY_SHIFT)
+
+
+class SlotTable:
+    """The ``z3fold_handle`` kmem_cache: blocks of four slots, reused last-freed-first."""
+
+    __slots__ = ("blocks", "_free", "live")
+
+    def __init__(self) -> None:
+        self.blocks: list[list[int]] = []
+        self._free: list[int] = []
+        self.live = 0
+
+    def alloc(self) -> int:
+        """``alloc_slots``: a zeroed block; returns its id."""
+        self.live += 1
+        if self._free:
+            bid = self._free.pop()
+            self.blocks[bid] = [0, 0, 0, 0]
+            return bid
+        self.blocks.append([0, 0, 0, 0])
+        return len(self.blocks) - 1
+
+    def release(self, bid: int) -> None:
+        """``kmem_cache_free(pool->c_handle, slots)``."""
+        self.live -= 1
+        self._free.append(bid)
+
+    @staticmethod
+    def handle(bid: int, idx: int) -> int:
+        return SLOTS_BASE + bid * SLOTS_ALIGN + idx * SLOT_SIZE
+
+    def locate(self, handle: int) -> tuple[int, int]:
+        """(block id, slot index) of a slot handle; ValueError if it names no live slot."""
+        off = handle - SLOTS_BASE
+        bid, rem = divmod(off, SLOTS_ALIGN)
+        idx, bad = divmod(rem, SLOT_SIZE)
+        if off < 0 or bad or idx > 3 or bid >= len(self.blocks) or not self.blocks[bid][idx]:
+            raise ValueError(f"not a live z3fold handle: {handle:#x}")
+        return bid, idx
+
+    def is_empty(self, bid: int) -> bool:
+        return not any(self.blocks[bid])

@@ -1,0 +1,69 @@
+"""A zbud page: ``struct zbud_header`` state and the direct handles into it.
+
+A handle is the object's address: ``page_address + ZHDR_SIZE_ALIGNED`` for the
+first buddy (left-justified after the header chunk), ``page_address + PAGE_SIZE -
+last_chunks * CHUNK_SIZE`` for the last buddy (right-justified at the page end);
+``encode_handle``.  Here the page address is ``pfn << PAGE_SHIFT``, so
+``handle >> PAGE_SHIFT`` is the PFN and ``handle & (PAGE_SIZE - 1)`` the byte
+offset in the frame.  ``zbud_free`` tells the buddies apart as the kernel does: the
+first buddy's handle minus ``ZHDR_SIZE_ALIGNED`` is page aligned.
+"""
+
+from __future__ import annotations
+
+from zbench import PAGE_SHIFT, PAGE_SIZE
+
+from .rules import CHUNK_SHIFT, NCHUNKS, ZHDR_SIZE_ALIGNED
+
+OFFSET_MASK = PAGE_SIZE - 1
+
+# which list the page is on (``buddy`` link): an unbuddied index 0..NCHUNKS-1, or
+BUDDIED = -1
+OFF_LIST = -2  # taken off by zbud_reclaim_page, or not yet filed
+
+
+class ZbudHeader:
+    """One zbud page: chunk counts of both buddies, the object lengths (kept by the
+    caller in the kernel; here so ``read`` knows how much to copy) and list state."""
+
+    __slots__ = ("pfn", "data", "first_chunks", "last_chunks", "first_size", "last_size",
+                 "under_reclaim", "on")
+
+    def __init__(self, pfn: int, data: bytearray) -> None:
+        self.pfn = pfn
+        self.data = data  # the frame (kmap of the page)
+        self.first_chunks = 0
+        self.last_chunks = 0
+        self.first_size = 0
+        self.last_size = 0
+        self.under_reclaim = False
+        self.on = OFF_LIST
+
+    def __repr__(self) -> str:
+        return (f"ZbudHeader(pfn={self.pfn}, first={self.first_chunks}, "
+                f"last={self.last_chunks}, on={self.on})")
+
+    def free_chunks(self) -> int:
+        """``num_free_chunks``: free buddies count as 0 chunks."""
+        return NCHUNKS - self.first_chunks - self.last_chunks
+
+    def first_handle(self) -> int:
+        """``encode_handle(zhdr, FIRST)``."""
+        return (self.pfn << PAGE_SHIFT) + ZHDR_SIZE_ALIGNED
+
+    def last_handle(self) -> int:
+        """``encode_handle(zhdr, LAST)`` (uses the current ``last_chunks``)."""
+        return (self.pfn << PAGE_SHIFT) + PAGE_SIZE - (self.last_chunks << CHUNK_SHIFT)
+
+    def live_handles(self) -> list[int]:
+        out = []
+        if self.first_chunks:
+            out.append(self.first_handle())
+        if self.last_chunks:
+            out.append(self.last_handle())
+        return out
+
+
+def is_first_buddy(handle: int) -> bool:
+    """``zbud_free``'s test: ``(handle - ZHDR_SIZE_ALIGNED) & ~PAGE_MASK`` is 0."""
+    return not (handle - ZHDR_SIZE_ALIGNED) & OFFSET_MASK

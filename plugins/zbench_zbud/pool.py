@@ -1,0 +1,231 @@
+"""``struct zbud_pool`` as a zbench :class:`~zbench.Allocator`.
+
+Lists are ``OrderedDict`` keyed by the page's header: the *last* key is the list
+head, so ``list_add`` (the only insertion zbud uses, in ``zbud_alloc``,
+``zbud_free`` and ``zbud_reclaim_page``) appends and ``list_first_entry`` is the
+last key; the LRU tail (``list_last_entry``) is the first key.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from zbench import (
+    PAGE_SHIFT,
+    AllocationError,
+    Allocator,
+    Metrics,
+    Mobility,
+    PageFrames,
+    PluginOptions,
+)
+
+from . import reclaim, stats
+from .options import ZbudOptions
+from .page import BUDDIED, OFF_LIST, OFFSET_MASK, ZbudHeader
+from .rules import CHUNK_SHIFT, CHUNK_SIZE, HDR_UNDER_RECLAIM_OFFSET, NCHUNKS, ZbudRules
+
+SIMPLIFICATIONS = (
+    "Single-threaded: no pool lock, so zbud_reclaim_page's unlocked evict window holds only "
+    "what the evict callback itself does; alloc_page never fails (no -ENOMEM); the header's "
+    "list pointers are not written to the frame (first/last_chunks and under_reclaim are); "
+    "object lengths are kept beside the page (the kernel's caller keeps them)."
+)
+
+_CHUNKS = struct.Struct("<II")  # first_chunks, last_chunks (unsigned int)
+
+
+def _as_options(options: PluginOptions) -> ZbudOptions:
+    if isinstance(options, ZbudOptions):
+        return options
+    return ZbudOptions.model_validate(options.model_dump())
+
+
+class ZbudPool(Allocator):
+    """zbud: at most two objects ("buddies") per page, first-fit over free-chunk lists."""
+
+    name = "zbud"
+    description = "zbud (mm/zbud.c, 3.11-6.14): two buddies per page, 64-byte chunks"
+    Options = ZbudOptions
+
+    def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
+        opts = _as_options(options)
+        super().__init__(opts, frames)
+        self.rules = ZbudRules.for_options(opts)
+        self._max = self.rules.max_size
+        self._chunks_off = self.rules.chunks_offset
+        # pool->unbuddied[NCHUNKS], indexed by free chunks; pool->buddied; pool->lru
+        self.unbuddied: list[OrderedDict[ZbudHeader, None]] = [
+            OrderedDict() for _ in range(NCHUNKS)]
+        self.buddied: OrderedDict[ZbudHeader, None] = OrderedDict()
+        self.lru: OrderedDict[ZbudHeader, None] = OrderedDict()
+        self._nonempty = 0  # bit i set <=> unbuddied[i] is not empty (speeds up the scan)
+        self.pages: dict[int, ZbudHeader] = {}  # pfn -> header (page_address)
+        self.pages_nr = 0  # pool->pages_nr
+        self.nr_objects = 0
+        self.live_chunks = 0
+        self.reclaimed_pages = 0  # pages freed by reclaim_page (cumulative)
+        self.reclaim_attempts = 0  # pages taken from the LRU tail (cumulative)
+        self.evict_calls = 0
+        self.evict_failures = 0
+
+    # -- identity --------------------------------------------------------
+    @property
+    def kernel(self) -> str:
+        return f"{self.rules.kernel} mm/zbud.c"
+
+    @property
+    def simplifications(self) -> str:
+        return SIMPLIFICATIONS
+
+    # -- lists -------------------------------------------------------------
+    def file_page(self, zhdr: ZbudHeader) -> None:
+        """``list_add`` to ``unbuddied[num_free_chunks]`` (one buddy) or ``buddied``."""
+        if zhdr.first_chunks == 0 or zhdr.last_chunks == 0:
+            i = NCHUNKS - zhdr.first_chunks - zhdr.last_chunks
+            self.unbuddied[i][zhdr] = None
+            self._nonempty |= 1 << i
+            zhdr.on = i
+        else:
+            self.buddied[zhdr] = None
+            zhdr.on = BUDDIED
+
+    def unfile_page(self, zhdr: ZbudHeader) -> None:
+        """``list_del(&zhdr->buddy)``."""
+        i = zhdr.on
+        if i >= 0:
+            lst = self.unbuddied[i]
+            del lst[zhdr]
+            if not lst:
+                self._nonempty &= ~(1 << i)
+        elif i == BUDDIED:
+            del self.buddied[zhdr]
+        zhdr.on = OFF_LIST
+
+    def free_page(self, zhdr: ZbudHeader) -> None:
+        """``free_zbud_page`` + ``pages_nr--``; the page is off the buddy lists."""
+        self.lru.pop(zhdr, None)
+        del self.pages[zhdr.pfn]
+        self.frames.free(zhdr.pfn)
+        self.pages_nr -= 1
+
+    def set_under_reclaim(self, zhdr: ZbudHeader, value: bool) -> None:
+        zhdr.under_reclaim = value
+        zhdr.data[HDR_UNDER_RECLAIM_OFFSET] = int(value)
+
+    def _sync_header(self, zhdr: ZbudHeader) -> None:
+        _CHUNKS.pack_into(zhdr.data, self._chunks_off, zhdr.first_chunks, zhdr.last_chunks)
+
+    def locate(self, handle: int) -> tuple[ZbudHeader, bool]:
+        """handle -> (page header, True for the first buddy); ValueError unless live."""
+        zhdr = self.pages.get(handle >> PAGE_SHIFT) if handle > 0 else None
+        if zhdr is not None:
+            off = handle & OFFSET_MASK
+            if off == CHUNK_SIZE:
+                if zhdr.first_chunks:
+                    return zhdr, True
+            elif zhdr.last_chunks and off == zhdr.last_handle() & OFFSET_MASK:
+                return zhdr, False
+        raise ValueError(f"not a live zbud handle: {handle!r}")
+
+    # -- the object API --------------------------------------------------
+    def malloc(self, size: int) -> int:
+        """``zbud_alloc``."""
+        if size < 1:
+            raise AllocationError(f"zbud: size {size} < 1", code="EINVAL")
+        if size > self._max:
+            raise AllocationError(f"zbud: size {size} > {self._max}", code="ENOSPC")
+        chunks = (size + CHUNK_SIZE - 1) >> CHUNK_SHIFT
+        # first fit: the first non-empty unbuddied[i], i = chunks .. NCHUNKS-1
+        m = self._nonempty >> chunks
+        if m:
+            lst = self.unbuddied[chunks + (m & -m).bit_length() - 1]
+            zhdr = next(reversed(lst))  # list_first_entry: the head
+            self.unfile_page(zhdr)
+            first = zhdr.first_chunks == 0
+        else:
+            pfn = self.frames.alloc(owner="zbud", mobility=Mobility.UNMOVABLE)
+            zhdr = ZbudHeader(pfn, self.frames.page(pfn))
+            self.pages[pfn] = zhdr
+            self.pages_nr += 1
+            first = True
+        if first:
+            zhdr.first_chunks, zhdr.first_size = chunks, size
+        else:
+            zhdr.last_chunks, zhdr.last_size = chunks, size
+        self._sync_header(zhdr)
+        self.file_page(zhdr)
+        if self.rules.lru:  # add/move the page to the LRU head
+            self.lru[zhdr] = None
+            self.lru.move_to_end(zhdr)
+        self.nr_objects += 1
+        self.live_chunks += chunks
+        return zhdr.first_handle() if first else zhdr.last_handle()
+
+    def free(self, handle: int) -> None:
+        """``zbud_free``: a page under reclaim only loses the buddy; reclaim frees it."""
+        zhdr, first = self.locate(handle)
+        if first:
+            self.live_chunks -= zhdr.first_chunks
+            zhdr.first_chunks = zhdr.first_size = 0
+        else:
+            self.live_chunks -= zhdr.last_chunks
+            zhdr.last_chunks = zhdr.last_size = 0
+        self.nr_objects -= 1
+        self._sync_header(zhdr)
+        if zhdr.under_reclaim:
+            return
+        self.unfile_page(zhdr)
+        if zhdr.first_chunks == 0 and zhdr.last_chunks == 0:
+            self.free_page(zhdr)
+        else:
+            self.file_page(zhdr)
+
+    def write(self, handle: int, data: bytes) -> None:
+        zhdr, first = self.locate(handle)
+        size = zhdr.first_size if first else zhdr.last_size
+        if len(data) != size:
+            raise ValueError(f"zbud: write of {len(data)} bytes to a {size}-byte object")
+        off = handle & OFFSET_MASK
+        zhdr.data[off:off + size] = data
+
+    def read(self, handle: int) -> bytes:
+        zhdr, first = self.locate(handle)
+        off = handle & OFFSET_MASK
+        return bytes(zhdr.data[off:off + (zhdr.first_size if first else zhdr.last_size)])
+
+    def obj_location(self, handle: int) -> tuple[int, int]:
+        """(pfn, byte offset of the object in that page)."""
+        zhdr, _ = self.locate(handle)
+        return zhdr.pfn, handle & OFFSET_MASK
+
+    # -- LRU reclaim (<= 6.4) -------------------------------------------------
+    def evictable(self) -> bool:
+        return self.rules.lru
+
+    def reclaim_page(self, evict: Callable[[int], bool], retries: int) -> bool:
+        return reclaim.zbud_reclaim_page(self, evict, retries)
+
+    # -- accounting ------------------------------------------------------
+    def max_size(self) -> int:
+        return self._max
+
+    def pool_pages(self) -> int:
+        return self.pages_nr
+
+    def slot_bytes(self) -> int:
+        return self.live_chunks * CHUNK_SIZE
+
+    def stats(self) -> Metrics:
+        return stats.pool_stats(self)
+
+    @classmethod
+    def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:
+        return stats.describe_rows(ZbudRules.for_options(_as_options(options)))
+
+    @classmethod
+    def describe_summary(cls, options: PluginOptions) -> dict[str, Any]:
+        return stats.describe_summary(ZbudRules.for_options(_as_options(options)))

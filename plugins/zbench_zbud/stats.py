@@ -1,0 +1,57 @@
+"""Counters and the ``zbench inspect zbud`` tables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zbench import PAGE_SIZE, Metrics
+
+from .rules import CHUNK_SIZE, NCHUNKS, ZHDR_SIZE_ALIGNED, ZbudRules, size_to_chunks
+
+if TYPE_CHECKING:
+    from .pool import ZbudPool
+
+
+def pool_stats(pool: ZbudPool) -> Metrics:
+    buddied = len(pool.buddied)
+    return {
+        "zbud_pages": pool.pages_nr,
+        "buddied_pages": buddied,
+        "unbuddied_pages": sum(len(lst) for lst in pool.unbuddied),
+        "zbud_objects": pool.nr_objects,
+        "reclaimed_pages": pool.reclaimed_pages,
+        "reclaim_attempts": pool.reclaim_attempts,
+        "evict_calls": pool.evict_calls,
+        "evict_failures": pool.evict_failures,
+    }
+
+
+def describe_summary(rules: ZbudRules) -> dict[str, Any]:
+    return {
+        "kernel": str(rules.kernel),
+        "page_size": PAGE_SIZE,
+        "chunk_size": CHUNK_SIZE,
+        "header_bytes": ZHDR_SIZE_ALIGNED,
+        "nchunks": NCHUNKS,
+        "max_size": rules.max_size,
+        "max_chunks": size_to_chunks(rules.max_size),
+        "buddies_per_page": 2,
+        "lru": "yes (zbud_reclaim_page)" if rules.lru else "no (removed in 6.5)",
+        "handles": "direct (object address); pages unmovable",
+    }
+
+
+def describe_rows(rules: ZbudRules) -> list[dict[str, Any]]:
+    """One row per object size in chunks: the sizes it covers, its slot, and the
+    largest object that can share its page."""
+    rows = []
+    for c in range(1, size_to_chunks(rules.max_size) + 1):
+        buddy = min((NCHUNKS - c) * CHUNK_SIZE, rules.max_size)
+        rows.append({
+            "chunks": c,
+            "sizes": f"{(c - 1) * CHUNK_SIZE + 1}-{min(c * CHUNK_SIZE, rules.max_size)}",
+            "slot_bytes": c * CHUNK_SIZE,
+            "free_chunks_alone": NCHUNKS - c,
+            "max_buddy_size": buddy,
+        })
+    return rows

@@ -1,0 +1,300 @@
+"""zswap's store / load / invalidate / shrink paths (mm/zswap.c), per kernel version.
+
+One swap type, one tree keyed by swap offset.  Pages zswap rejects, and
+entries it writes back, go to a simulated swap device, so every page stays
+loadable and ``--verify`` checks them all.  The asynchronous shrink worker
+runs synchronously right after the store that queued it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from pydantic import Field, model_validator
+
+from zbench import (
+    PAGE_SIZE,
+    AllocationError,
+    Allocator,
+    CaseSkipped,
+    Compressor,
+    FrontEnd,
+    KernelVersion,
+    Metrics,
+    Page,
+    PluginOptions,
+    same_filled_word,
+)
+
+from .rules import MAX_RECLAIM_RETRIES, ZBUD_RECLAIM_RETRIES, rules_for
+
+HEADER = 8  # struct zswap_header { swp_entry_t swpentry; }
+
+
+class ZswapOptions(PluginOptions):
+    kernel: KernelVersion = Field(KernelVersion("6.14"),
+                                  description="kernel whose zswap rules apply")
+    ram_mb: int = Field(128, ge=1, description="simulated RAM (totalram_pages) in MiB")
+    max_pool_percent: int = Field(20, ge=0, le=100)
+    accept_threshold_percent: int = Field(90, ge=0, le=100, description="hysteresis (5.6+)")
+    exclusive_loads: bool | None = Field(None, description="default: on from 6.9, off before")
+
+    @model_validator(mode="after")
+    def _check(self) -> ZswapOptions:
+        rules = rules_for(self.kernel)
+        if self.exclusive_loads and not rules.exclusive_allowed:
+            raise ValueError(f"exclusive loads appeared in 6.5 (kernel {self.kernel})")
+        return self
+
+
+class _Entry:
+    __slots__ = ("handle", "length", "hlen", "value", "raw")
+
+    def __init__(self, handle: int, length: int, hlen: int, value: int | None, raw: bool) -> None:
+        self.handle, self.length, self.hlen, self.value, self.raw = handle, length, hlen, value, raw
+
+
+COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
+            "reject_kmemcache_fail", "reject_compress_poor", "reject_compress_fail",
+            "written_back_pages", "duplicate_entry", "stored_incompressible_pages")
+
+
+class Zswap(FrontEnd):
+    name = "zswap"
+    description = "zswap swap-cache rules per kernel version over zbud, z3fold or zsmalloc"
+    Options = ZswapOptions
+
+    def __init__(self, options: ZswapOptions, allocator: Allocator, compressor: Compressor) -> None:
+        super().__init__(options, allocator, compressor)
+        r = self.rules = rules_for(options.kernel)
+        if allocator.name not in r.backends:
+            raise CaseSkipped(f"zswap {options.kernel} offers {', '.join(sorted(r.backends))}, "
+                              f"not {allocator.name}")
+        self.exclusive = r.exclusive_default if options.exclusive_loads is None \
+            else options.exclusive_loads
+        evictable = allocator.evictable()
+        self.hlen = HEADER if r.header == "always" or (r.header == "evictable" and evictable) \
+            else 0
+        self.max_pages = options.ram_mb * 256 * options.max_pool_percent // 100
+        self.accept_pages = self.max_pages * options.accept_threshold_percent // 100
+        self.tree: dict[int, _Entry] = {}
+        self.lru: OrderedDict[int, None] = OrderedDict()  # zswap's own LRU: oldest first
+        self.by_handle: dict[int, int] = {}  # handle -> offset, for backend eviction
+        self.swap_device: dict[int, bytes] = {}  # rejected and written-back pages
+        self.ram: dict[int, bytes] = {}  # exclusively loaded pages, dirty in the swap cache
+        self.zeromap: set[int] = set()  # >= 6.12: zero pages the swap layer kept
+        self.reached_full = False
+        self.c = dict.fromkeys(COUNTERS, 0)
+        self.same_filled_pages = 0
+        self.compressed_bytes = 0
+        self.object_bytes = 0
+        self.pool_max = 0
+
+    @property
+    def kernel(self) -> str:
+        return f"{self.rules.kernel} mm/zswap.c"
+
+    @property
+    def simplifications(self) -> str:
+        return ("one swap type and one pool; the shrink worker runs synchronously after the "
+                "store that queued it; no memcg limits, no shrinker (6.8+), no second-chance "
+                "bit (6.12+); zsmalloc's 6.2-6.4 LRU is not modelled (not evictable)")
+
+    # -- limits -----------------------------------------------------------
+    def _pool_pages(self) -> int:
+        return self.allocator.pool_pages()
+
+    def _is_full(self) -> bool:
+        return self.max_pages < self._pool_pages()
+
+    def _can_accept(self) -> bool:
+        return self.accept_pages > self._pool_pages()
+
+    # -- store ------------------------------------------------------------
+    def store(self, offset: int, page: Page) -> None:
+        if getattr(page, "clean", False) and (
+                offset in self.tree or offset in self.swap_device or offset in self.zeromap):
+            return  # a clean swap-cache page whose copy is still valid: reclaim just drops it
+        self.ram.pop(offset, None)
+        if offset in self.tree and self.rules.duplicate_counter:
+            self.c["duplicate_entry"] += 1
+        self._drop(offset)
+        if not self._admit():
+            self.swap_device[offset] = page.data
+            return
+        data = page.data
+        word = same_filled_word(data)
+        mode = self.rules.same_filled
+        if word is not None and (mode == "any" or (mode in ("zero", "zeromap") and word == 0)):
+            if mode == "zeromap":
+                self.zeromap.add(offset)
+                return
+            self.tree[offset] = _Entry(0, 0, 0, word, False)
+            self.same_filled_pages += 1
+            return
+        comp = page.compressed
+        raw = False
+        if len(comp) >= PAGE_SIZE and self.rules.store_incompressible:
+            comp, raw = data, True
+        elif len(comp) > PAGE_SIZE and self.rules.dst_limit_page:
+            self.c["reject_compress_poor"] += 1  # the compressor's -ENOSPC
+            self.swap_device[offset] = data
+            return
+        size = len(comp) + self.hlen
+        try:
+            handle = self.allocator.malloc(size)
+        except AllocationError as exc:
+            self.c["reject_compress_poor" if exc.code == "ENOSPC" else "reject_alloc_fail"] += 1
+            self.swap_device[offset] = data
+            return
+        header = offset.to_bytes(HEADER, "little") if self.hlen else b""
+        self.allocator.write(handle, header + comp)
+        self.tree[offset] = _Entry(handle, len(comp), self.hlen, None, raw)
+        self.by_handle[handle] = offset
+        if self.rules.zswap_lru:
+            self.lru[offset] = None  # list_add at the head = newest
+        self.compressed_bytes += len(comp)
+        self.object_bytes += size
+        self.c["stored_incompressible_pages"] += raw
+        self.pool_max = max(self.pool_max, self._pool_pages())
+
+    def _admit(self) -> bool:
+        """The pool-limit part of zswap_store: False = rejected (page goes to swap)."""
+        r = self.rules
+        if self._is_full():
+            self.c["pool_limit_hit"] += 1
+            if r.shrink == "sync":
+                if not self._shrink_one():
+                    self.c["reject_reclaim_fail"] += 1
+                    return False
+                return True
+            self.reached_full = True
+            self._shrink_worker()
+            return False
+        if self.reached_full and r.hysteresis:
+            if not self._can_accept():
+                self._shrink_worker()
+                return False
+            self.reached_full = False
+        return True
+
+    def _shrink_worker(self) -> None:
+        if self.rules.shrink == "worker-one":
+            if not self._shrink_one():
+                self.c["reject_reclaim_fail"] += 1
+            return
+        failures = 0
+        while True:  # 6.5+: until below the accept threshold
+            if not self._shrink_one():
+                self.c["reject_reclaim_fail"] += 1
+                failures += 1
+                if not self.lru or failures == MAX_RECLAIM_RETRIES:
+                    break
+            if self._can_accept():
+                break
+
+    def _shrink_one(self) -> bool:
+        """Write back one page's worth: the backend's LRU tail page (<= 6.4) or zswap's
+        oldest entry (>= 6.5)."""
+        if self.rules.zswap_lru:
+            if not self.lru:
+                return False
+            offset = next(iter(self.lru))
+            self._writeback(offset)
+            return True
+        if not self.allocator.evictable():
+            return False  # zpool_shrink: -EINVAL
+        return self.allocator.reclaim_page(self._evict, ZBUD_RECLAIM_RETRIES)
+
+    def _evict(self, handle: int) -> bool:
+        offset = self.by_handle.get(handle)
+        if offset is None:
+            return False
+        self._writeback(offset)
+        return True
+
+    def _writeback(self, offset: int) -> None:
+        """zswap_writeback_entry: decompress into a swap-cache page, write it to swap."""
+        self.swap_device[offset] = self._decompress(self.tree[offset])
+        self._drop(offset)
+        self.c["written_back_pages"] += 1
+
+    # -- load / invalidate ------------------------------------------------
+    def _decompress(self, e: _Entry) -> bytes:
+        if e.value is not None:
+            return e.value.to_bytes(8, "little") * (PAGE_SIZE // 8)
+        obj = self.allocator.read(e.handle)[e.hlen:]
+        return obj if e.raw else self.compressor.decompress(obj, PAGE_SIZE)
+
+    def peek(self, offset: int) -> bytes | None:
+        e = self.tree.get(offset)
+        if e is not None:
+            return self._decompress(e)
+        return self._elsewhere(offset)
+
+    def _elsewhere(self, offset: int) -> bytes | None:
+        if offset in self.ram:
+            return self.ram[offset]
+        if offset in self.zeromap:
+            return bytes(PAGE_SIZE)
+        return self.swap_device.get(offset)
+
+    def load(self, offset: int) -> bytes | None:
+        e = self.tree.get(offset)
+        if e is not None:
+            data = self._decompress(e)
+            if self.exclusive:
+                self._drop(offset)
+                self.ram[offset] = data  # folio_mark_dirty: back in memory
+            elif offset in self.lru:
+                self.lru.move_to_end(offset)  # list_move to the LRU head
+            return data
+        return self._elsewhere(offset)
+
+    def invalidate(self, offset: int) -> None:
+        self._drop(offset)
+        self.ram.pop(offset, None)
+        self.zeromap.discard(offset)
+        self.swap_device.pop(offset, None)
+
+    def _drop(self, offset: int) -> None:
+        """zswap_invalidate_entry: out of the tree and the LRU, object freed."""
+        e = self.tree.pop(offset, None)
+        if e is None:
+            if offset in self.swap_device:
+                del self.swap_device[offset]
+            self.zeromap.discard(offset)
+            return
+        self.lru.pop(offset, None)
+        if e.value is not None:
+            self.same_filled_pages -= 1
+            return
+        del self.by_handle[e.handle]
+        self.allocator.free(e.handle)
+        self.compressed_bytes -= e.length
+        self.object_bytes -= e.length + e.hlen
+        self.c["stored_incompressible_pages"] -= e.raw
+
+    def offsets(self) -> list[int]:
+        return list(set(self.tree) | set(self.ram) | self.zeromap | set(self.swap_device))
+
+    def metrics(self) -> Metrics:
+        m: Metrics = {
+            "stored_pages": len(self.tree),
+            "same_filled_pages": self.same_filled_pages,
+            "huge_pages": self.c["stored_incompressible_pages"],
+            "compressed_bytes": self.compressed_bytes,
+            "object_bytes": self.object_bytes,
+            "pool_total_size": self._pool_pages() * PAGE_SIZE,
+            "mem_used_max_pages": self.pool_max,
+            "swap_device_pages": len(self.swap_device),
+            "zeromap_pages": len(self.zeromap),
+        }
+        m.update(self.c)
+        if not self.rules.duplicate_counter:
+            del m["duplicate_entry"]
+        if not self.rules.compress_fail_counter:
+            del m["reject_compress_fail"]
+        if not self.rules.store_incompressible:
+            del m["stored_incompressible_pages"]
+        return m
