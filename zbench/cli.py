@@ -190,11 +190,21 @@ def metrics(markdown: bool) -> None:
                         headers=["metric", "unit", "better", "meaning"]))
 
 
-def _add_dump_commands() -> None:
-    from zbench import dumpcli
+#: Commands that live in their own modules: (module, attribute, command name).
+#: Each module keeps its command thin and its logic importable.
+CORE_COMMANDS: list[tuple[str, str, str]] = [
+    ("zbench.dumpcli", "dump_group", "dump"),
+    ("zbench.dumpcli", "capture_cmd", "capture"),
+]
 
-    cli.add_command(dumpcli.dump_group, "dump")
-    cli.add_command(dumpcli.capture_cmd, "capture")
+
+def _add_dump_commands() -> None:
+    """Add the commands of :data:`CORE_COMMANDS` to the group (idempotent)."""
+    import importlib
+
+    for module, attr, name in CORE_COMMANDS:
+        if name not in cli.commands:
+            cli.add_command(getattr(importlib.import_module(module), attr), name)
 
 
 def main(argv: list[str] | None = None) -> None:
