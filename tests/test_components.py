@@ -144,3 +144,16 @@ def test_metrics_doc_is_generated_from_the_table() -> None:
     from zbench.metrics import markdown_table
 
     assert markdown_table() in (ROOT / "docs" / "metrics.md").read_text()
+
+
+def test_corpus_scales_a_dump_by_seeded_sampling() -> None:
+    dump = _Dump(make_pages(50))
+    c = Corpus(dump, zero_pct=0, same_pct=0, seed=1, scale_pages=1000)
+    assert c.n_pages == 1000
+    sources = [c.source(i) for i in range(c.n_pages)]
+    assert set(sources) == set(range(50))  # every dump page at least once
+    assert sources == [Corpus(dump, 0, 0, 1, 1000).source(i) for i in range(1000)]
+    assert sources != [Corpus(dump, 0, 0, 2, 1000).source(i) for i in range(1000)]
+    assert c.data(7) == dump.page(sources[7])
+    small = Corpus(dump, zero_pct=0, same_pct=0, seed=1, scale_pages=20)
+    assert small.n_pages == 20 and len({small.source(i) for i in range(20)}) == 20

@@ -21,12 +21,21 @@ from zbench.errors import (
     VerifyError,
     ZbenchError,
 )
-from zbench.frames import PAGE_SHIFT, PAGE_SIZE, FrameInfo, Mobility, PageFrames
+from zbench.frames import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PAGEBLOCK_NR_PAGES,
+    FrameInfo,
+    Mobility,
+    PageFrames,
+)
 from zbench.frontend import FrontEnd, Page
 from zbench.hookspecs import hookimpl
 from zbench.kernel import KernelVersion
+from zbench.movable import NOT_MOVABLE, MigrateResult, ReclaimResult
 from zbench.options import PluginOptions
 from zbench.pagefill import same_filled_word
+from zbench.radix import RadixTree
 from zbench.workload import Op, OpKind, Workload, WorkloadOptions
 
 
@@ -51,6 +60,8 @@ def get_plugin_class(kind: str, name: str) -> type:
 __version__ = "0.1.0"
 
 __all__ = [
+    "NOT_MOVABLE",
+    "PAGEBLOCK_NR_PAGES",
     "PAGE_SHIFT",
     "PAGE_SIZE",
     "AllocationError",
@@ -63,6 +74,7 @@ __all__ = [
     "FrontEnd",
     "KernelVersion",
     "Metrics",
+    "MigrateResult",
     "Mobility",
     "Op",
     "OpKind",
@@ -71,6 +83,8 @@ __all__ = [
     "PageFrames",
     "PluginError",
     "PluginOptions",
+    "RadixTree",
+    "ReclaimResult",
     "UserError",
     "VerifyError",
     "Workload",

@@ -16,7 +16,8 @@ import abc
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from zbench.frames import PageFrames
+from zbench.frames import Mobility, PageFrames
+from zbench.movable import NOT_MOVABLE, MigrateResult, failed
 from zbench.options import PluginOptions
 
 Metrics = dict[str, int | float]
@@ -90,6 +91,74 @@ class Allocator(abc.ABC):
         Return ``True`` when a page was freed, ``False`` (``-EAGAIN``) when
         ``retries`` pages were tried and none could be freed."""
         raise NotImplementedError(f"{self.name} has no LRU reclaim")
+
+    # -- page migration (optional; the non-LRU movable page framework, 4.8+) -----
+    @property
+    def migration(self) -> str:
+        """Which kernel's page-migration rules this instance follows, one line for
+        reports (e.g. ``"zs_page_migrate 6.15+: ..."``); ``""`` when pages never move."""
+        return ""
+
+    def isolate_page(self, pfn: int) -> str | None:
+        """``isolate_page`` of pool page ``pfn``: ``None`` when the page is now isolated
+        for migration, else why it cannot be (``"not movable: ..."``, ``"EBUSY: ..."``).
+        The default: no movable_operations, pages never move (zbud)."""
+        return NOT_MOVABLE
+
+    def migrate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        """``migratepage``: move the isolated page ``pfn`` into the free frame ``newpfn``
+        (allocated by the caller with the same owner and mobility): copy the bytes and
+        re-point the allocator's own references.  On success the caller frees ``pfn``;
+        on failure it frees ``newpfn`` and calls :meth:`putback_page`.  Handle values
+        that changed (direct handles) are listed in ``remapped``."""
+        return failed(NOT_MOVABLE)
+
+    def putback_page(self, pfn: int) -> None:
+        """``putback_page``: undo :meth:`isolate_page` after a failed migration."""
+        return None
+
+    def relocate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        """Move pool page ``pfn`` into ``newpfn`` for a caller that owns the page (its
+        ``mapping``: an address_space of pool pages) and re-points the handles listed in
+        ``remapped`` itself.  The default is :meth:`isolate_page` + :meth:`migrate_page`
+        (+ :meth:`putback_page` on failure); an allocator whose handles are addresses
+        (zbud) moves the page and reports every handle remapped."""
+        why = self.isolate_page(pfn)
+        if why is not None:
+            return failed(why)
+        r = self.migrate_page(pfn, newpfn)
+        if not r.ok:
+            self.putback_page(pfn)
+        return r
+
+    def map_object(self, handle: int) -> None:
+        """Map the object and keep it mapped (an in-flight load: ``zs_map_object`` /
+        ``zpool_map_handle``) until :meth:`unmap_object`; a no-op where mapping pins
+        nothing."""
+        return None
+
+    def unmap_object(self, handle: int) -> None:
+        return None
+
+    def page_objects(self, pfn: int) -> list[int]:
+        """Handles of the live objects with bytes in pool page ``pfn`` (the reverse map
+        writeback through a page needs)."""
+        raise NotImplementedError(f"{self.name} has no reverse map from pages to objects")
+
+    def object_pfns(self, handle: int) -> tuple[int, ...]:
+        """The pool pages the object's bytes are in (two when it straddles a boundary)."""
+        raise NotImplementedError(f"{self.name} does not expose object placement")
+
+    def malloc_keyed(self, size: int, key: int) -> int:
+        """:meth:`malloc` for a caller that names the object by a key of its own (zswap:
+        the swap offset), for allocators indexed by it (the 2013 zbud series keyed its
+        radix tree by swap offset).  The default ignores the key."""
+        return self.malloc(size)
+
+    def set_gfp(self, mobility: Mobility) -> bool:
+        """The caller's GFP mobility for pool pages (``zpool_malloc``'s gfp); ``True``
+        when the allocator honours it, ``False`` when its model fixes the mobility."""
+        return False
 
     # -- accounting -------------------------------------------------------
     @abc.abstractmethod

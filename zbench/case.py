@@ -3,7 +3,8 @@
 This is the data path: dump → corpus (+ injected same-filled pages) →
 compressor (cached) → front end → allocator on simulated page frames →
 metrics.  With ``verify`` every load, and every live page after the
-workload and after each compaction, is checked byte for byte.
+workload, after each compaction and after each migratability experiment
+(``OpKind.MIGRATE``: migration, evacuation, reclaim), is checked byte for byte.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from zbench.allocator import Allocator
 from zbench.compcache import CompressedPages
 from zbench.compressor import Compressor
 from zbench.corpus import Corpus
+from zbench.distributions import class_rows
 from zbench.dump import Dump
 from zbench.errors import VerifyError
+from zbench.experiments import MigrationLab
 from zbench.frames import PAGE_SIZE, PageFrames
 from zbench.frontend import FrontEnd
-from zbench.metrics import derive
+from zbench.metrics import derive, read_costs
 from zbench.options import PluginOptions
 from zbench.plugins import PluginRecord
 from zbench.sized import SizedCompressor, SizedPages
@@ -92,7 +95,9 @@ class CaseRun:
     simplifications: dict[str, str] = field(default_factory=dict)
     compressor_library: str = ""
     corpus: dict[str, int] = field(default_factory=dict)
+    classes: list[dict[str, Any]] = field(default_factory=list)  # per-class rows, for plots
     elapsed_s: float = 0.0
+    migration: dict[str, Any] = field(default_factory=dict)  # zbench.experiments record
 
 
 Progress = Callable[[int], None]
@@ -104,7 +109,8 @@ def run_case(
 ) -> CaseRun:
     t0 = time.perf_counter()
     wopts: WorkloadOptions = case.workload.options  # type: ignore[assignment]
-    corpus = Corpus(dump, wopts.zero_filled_pct, wopts.same_filled_pct, case.seed)
+    corpus = Corpus(dump, wopts.zero_filled_pct, wopts.same_filled_pct, case.seed,
+                    wopts.scale_pages)
     compressor: Compressor = case.compressor.cls(case.compressor.options)
     compressor.bind(dump)
     comp = compressed(corpus, compressor)
@@ -146,6 +152,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
     expected: dict[int, int] = {}  # offset -> corpus page (>= 0) or ~stand-in key, for verify
     ops = verified = compacted = 0
     phases: list[dict[str, Any]] = []
+    lab: MigrationLab | None = None  # created by the first MIGRATE op
 
     def check(offset: int, got: bytes | None) -> None:
         nonlocal verified
@@ -167,13 +174,18 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
             raise VerifyError(f"case {case.id}: load of offset {offset} failed: "
                               f"{type(exc).__name__}: {exc}") from exc
 
+    verify_reads: dict[str, int] = {}  # cost counters of check_all's reads, taken out below
+
     def check_all() -> None:
         live = set(frontend.offsets())
         if live != set(expected):
             raise VerifyError(f"case {case.id}: front end holds {len(live)} offsets, "
                               f"expected {len(expected)}")
+        before = read_costs(allocator.stats())
         for off in sorted(live):
             check(off, load(off, peek=True))
+        for k, v in read_costs(allocator.stats()).items():
+            verify_reads[k] = verify_reads.get(k, 0) + v - before.get(k, 0)
 
     for op in workload.operations(corpus.n_pages):
         kind = op.kind
@@ -185,15 +197,26 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
             else:
                 frontend.store(op.offset, _Page(corpus, comp, op.page, op.label == "clean"))
                 expected[op.offset] = op.page
+            if lab is not None:
+                lab.on_store(op.offset)
         elif kind is OpKind.LOAD:
             got = load(op.offset)
             if case.verify and op.offset in expected:
                 check(op.offset, got)
+            if lab is not None:
+                lab.on_load(op.offset)
         elif kind is OpKind.INVALIDATE:
             frontend.invalidate(op.offset)
             expected.pop(op.offset, None)
         elif kind is OpKind.COMPACT:
             compacted += frontend.compact()
+            if case.verify:
+                check_all()
+            continue
+        elif kind is OpKind.MIGRATE:
+            if lab is None:
+                lab = MigrationLab(frames, allocator, frontend, case.seed)
+            lab.run(op)
             if case.verify:
                 check_all()
             continue
@@ -209,6 +232,8 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
 
     m: dict[str, int | float] = {}
     m.update(allocator.stats())
+    for k, v in verify_reads.items():  # the workload's costs, not the checker's
+        m[k] -= v
     m.update({
         "pool_pages": allocator.pool_pages(),
         "slot_bytes": allocator.slot_bytes(),
@@ -222,6 +247,8 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
     if m["slot_bytes"] is None:
         del m["slot_bytes"]
     m.update(derive(m, PAGE_SIZE))
+    if lab is not None:
+        m.update(lab.metrics(m))
     return CaseRun(
         metrics=m,
         phases=phases,
@@ -229,7 +256,9 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
         simplifications={"allocator": allocator.simplifications,
                          "frontend": frontend.simplifications},
         compressor_library=f"{compressor.library} {compressor.library_version()}",
+        classes=class_rows(allocator),
         corpus={"pages": corpus.n_pages, "dump_pages": rig.dump_pages,
                 "injected_zero": corpus.zero_pages, "injected_same": corpus.same_pages},
         elapsed_s=round(time.perf_counter() - t0, 3),
+        migration=lab.record() if lab is not None else {},
     )

@@ -66,12 +66,20 @@ def cli() -> None:
 @click.option("--verify", is_flag=True,
               help="Check every load, and every live page at the end and after compaction, "
                    "byte for byte.")
+@click.option("--timing/--no-timing", default=None,
+              help="Measure store/load latency under pyperf [default: if the suite has a "
+                   "timing: section].")
+@click.option("--fast", "preset", flag_value="fast", default=None,
+              help="pyperf's --fast preset for the timing cases (implies --timing).")
+@click.option("--rigorous", "preset", flag_value="rigorous",
+              help="pyperf's --rigorous preset for the timing cases (implies --timing).")
 def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         frontends: tuple[str, ...], compressors: tuple[str, ...], workloads: tuple[str, ...],
         sets: tuple[str, ...], seed: int | None, out_dir: Path | None, as_json: bool,
-        verify: bool) -> None:
+        verify: bool, timing: bool | None = None, preset: str | None = None) -> None:
     """Run SUITE (a YAML file), narrowed by the flags; without SUITE, an ad-hoc run
-    (default: the shipped dump, lz4, zram, zsmalloc, fill)."""
+    (default: the shipped dump, lz4, zram, zsmalloc, fill).  With a `timing:` section
+    (or --timing) it also measures store/load latency under pyperf (docs/timing.md)."""
     from zbench.options import parse_assignments
     from zbench.results import write_run
     from zbench.runner import Narrowing, expand, narrow, run_suite
@@ -110,15 +118,28 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
                          "compressor": list(compressors), "workload": list(workloads)},
                   sets=set_map, verify=verify, seed=seed)
     s = narrow(s, where, n, registry)
+    if timing is False:
+        s = s.model_copy(update={"timing": None})
+    elif (timing or preset) and s.timing is None:
+        from zbench.timing import TimingSpec
+
+        s = s.model_copy(update={"timing": TimingSpec()})
     plan = expand(s, base, where, registry)
     results = run_suite(s, plan, registry)
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = Path("reports") / f"{s.name}-{stamp}"
+    if s.timing is not None:
+        from zbench.latency import run_timing
+
+        results["timing"] = run_timing(s, plan, out_dir, preset or "suite")
     res_path, rep_path = write_run(results, out_dir)
+    timing_failed = [t["id"] for t in results.get("timing", []) if t.get("error")]
     if as_json:
         click.echo(json.dumps(results, indent=2))
         click.echo(f"wrote {res_path} and {rep_path}", err=True)
+        if timing_failed:
+            sys.exit(1)
         return
     comparison = comparison_table(results)
     if comparison:
@@ -126,21 +147,46 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         click.echo(comparison)
     click.echo("\nFragmentation (deterministic; sizes in KiB)\n")
     click.echo(fragmentation_table(results))
+    from zbench.latency import latency_table
+
+    lt = latency_table(results)
+    if lt:
+        click.echo("\nLatency per page in µs (pyperf mean ± std; p50 / p99 per operation; "
+                   "share of the time in the compressor)\n")
+        click.echo(lt)
     zt = zswap_table(results)
     if zt:
         click.echo("\nzswap counters\n")
         click.echo(zt)
+    from zbench.migtable import migratability_text
+
+    mt = migratability_text(results)
+    if mt:
+        click.echo("\nMigratability (deterministic; docs/migration.md)\n")
+        click.echo(mt)
     click.echo("\nModels\n")
     click.echo(models_table(results))
     click.echo(f"\nwrote {res_path} and {rep_path}")
+    if timing_failed:
+        click.echo(f"zbench: timing failed for {', '.join(timing_failed)}", err=True)
+        sys.exit(1)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def plugins(as_json: bool) -> None:
+@click.option("--requirements", is_flag=True,
+              help="Print pip pins (name==version) of the distributions providing the loaded "
+                   "plugins.")
+def plugins(as_json: bool, requirements: bool = False) -> None:
     """List every plugin: name, what it provides, distribution, version, status."""
     registry = get_registry()
     recs = [p.as_dict() for p in registry.plugins]
+    if requirements:
+        from zbench.requirements import plugin_pins
+
+        for pin in plugin_pins(recs):
+            click.echo(pin)
+        return
     if as_json:
         click.echo(json.dumps(recs, indent=2))
         return
@@ -186,8 +232,8 @@ def metrics(markdown: bool) -> None:
     if markdown:
         click.echo(markdown_table(), nl=False)
         return
-    click.echo(tabulate([[m.name, m.unit, m.better or "", m.meaning] for m in METRICS],
-                        headers=["metric", "unit", "better", "meaning"]))
+    click.echo(tabulate([[m.name, m.unit, m.better or "", m.kind, m.meaning] for m in METRICS],
+                        headers=["metric", "unit", "better", "kind", "meaning"]))
 
 
 #: Commands that live in their own modules: (module, attribute, command name).
@@ -195,6 +241,10 @@ def metrics(markdown: bool) -> None:
 CORE_COMMANDS: list[tuple[str, str, str]] = [
     ("zbench.dumpcli", "dump_group", "dump"),
     ("zbench.dumpcli", "capture_cmd", "capture"),
+    ("zbench.scaffold", "new_plugin_cmd", "new-plugin"),
+    ("zbench.compare", "compare_cmd", "compare"),
+    ("zbench.baseline", "baseline_cmd", "baseline"),
+    ("zbench.report", "report_cmd", "report"),
 ]
 
 

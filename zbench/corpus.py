@@ -1,5 +1,8 @@
 """The pages a case works on: a dump's pages plus injected same-filled pages.
 
+With ``scale_pages`` the dump's pages are sampled (seeded) up to that many, so a
+million-page run needs no 4 GiB dump.
+
 Fleets see 10–20 % same-filled pages, live captures < 1 % (page-dumps.md
 §1.2), so a workload's ``zero_filled_pct`` / ``same_filled_pct`` add such pages
 to the dump's.  They are appended after the dump's pages and then the whole
@@ -29,9 +32,10 @@ class DumpLike(Protocol):
 class Corpus:
     """Page ``i`` of the corpus is a dump page or an injected same-filled page."""
 
-    def __init__(self, dump: DumpLike, zero_pct: float, same_pct: float, seed: int) -> None:
+    def __init__(self, dump: DumpLike, zero_pct: float, same_pct: float, seed: int,
+                 scale_pages: int | None = None) -> None:
         self.dump = dump
-        n = dump.n_pages
+        n = dump.n_pages if scale_pages is None else scale_pages
         rest = 100.0 - zero_pct - same_pct
         if rest <= 0:
             raise ValueError("zero_filled_pct + same_filled_pct must be below 100")
@@ -42,7 +46,14 @@ class Corpus:
         self._words: list[int] = [0] * n_zero + [
             _FILL_WORDS[rng.randrange(len(_FILL_WORDS))] for _ in range(n_same)
         ]
-        order = list(range(n)) + [-(k + 1) for k in range(len(self._words))]
+        if scale_pages is None:
+            base = list(range(n))
+        else:  # a large corpus from a small dump: every page once, then seeded samples
+            srng = random.Random(f"scale:{seed}")
+            base = list(range(min(n, dump.n_pages)))
+            base += [srng.randrange(dump.n_pages) for _ in range(n - len(base))]
+            srng.shuffle(base)
+        order = base + [-(k + 1) for k in range(len(self._words))]
         if self._words:
             rng.shuffle(order)
         self._order = order

@@ -7,6 +7,19 @@ load really reads back what the model's layout rules put there.
 
 Freed PFNs are reused lowest-first (a min-heap), like a buddy allocator that
 prefers low addresses; the sequence is deterministic for a given workload.
+
+The frames form a zone cut into pageblocks of ``PAGEBLOCK_NR_PAGES`` (512)
+frames, each with a migratetype, as ``mm/page_alloc.c`` groups pages by
+mobility: an allocation takes the lowest free frame of a pageblock of its own
+migratetype; failing that it steals a whole free pageblock of another type;
+failing that it falls back into another type's pageblock (``fallbacks[]``
+order; the block changes type when at least half of it is free, as
+``steal_suitable_fallback`` does); failing that the zone grows by a pageblock
+(the model has no OOM).  A zone without a size (the default) has free memory
+beyond its last pageblock, so there it grows before it falls back.  With one
+mobility in play this is exactly the lowest-PFN-first sequence.  Isolated
+pageblocks (``MIGRATE_ISOLATE``, as ``alloc_contig_range`` sets them) are
+skipped.  Simplified: no buddy orders, no per-CPU lists, no watermarks, one zone.
 """
 
 from __future__ import annotations
@@ -17,6 +30,8 @@ from dataclasses import dataclass
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
+PAGEBLOCK_ORDER = 9  # pageblock_order on x86-64 (HPAGE_PMD_ORDER)
+PAGEBLOCK_NR_PAGES = 1 << PAGEBLOCK_ORDER
 
 
 class Mobility(enum.Enum):
@@ -33,26 +48,114 @@ class FrameInfo:
     mobility: Mobility
 
 
-class PageFrames:
-    """A pool of simulated page frames, counted exactly."""
+#: ``fallbacks[]`` of mm/page_alloc.c: where an allocation of each type may fall back to.
+FALLBACKS: dict[Mobility, tuple[Mobility, ...]] = {
+    Mobility.UNMOVABLE: (Mobility.RECLAIMABLE, Mobility.MOVABLE),
+    Mobility.RECLAIMABLE: (Mobility.UNMOVABLE, Mobility.MOVABLE),
+    Mobility.MOVABLE: (Mobility.RECLAIMABLE, Mobility.UNMOVABLE),
+}
 
-    def __init__(self, page_size: int = PAGE_SIZE) -> None:
+
+class PageFrames:
+    """A zone of simulated page frames in pageblocks, counted exactly."""
+
+    def __init__(self, page_size: int = PAGE_SIZE, zone_pages: int = 0) -> None:
         self.page_size = page_size
         self._data: dict[int, bytearray] = {}
         self._info: dict[int, FrameInfo] = {}
-        self._free_pfns: list[int] = []
-        self._next_pfn = 0
         self.allocs = 0
         self.frees = 0
         self.peak = 0
+        # pageblocks: migratetype, free PFNs (min-heap), frames in use
+        self._block_type: list[Mobility] = []
+        self._block_free: list[list[int]] = []
+        self._block_used: list[int] = []
+        self._isolated: set[int] = set()
+        # lazy min-heaps of block numbers: blocks of a type that may have a free frame,
+        # and blocks that may be entirely free (entries are checked when popped)
+        self._type_blocks: dict[Mobility, list[int]] = {m: [] for m in Mobility}
+        self._empty_blocks: list[int] = []
+        self.fallbacks = 0  # allocations placed in another migratetype's pageblock
+        self.steals = 0  # pageblocks that changed migratetype to serve an allocation
+        self.zone_grown = 0  # pageblocks added because no frame was free
+        #: a zone of a given size (``zone_pages``, ``online``) falls back into other types'
+        #: pageblocks before it grows; an unsized one grows first (it has free memory)
+        self.sized = False
+        if zone_pages > 0:
+            self.online(zone_pages)
 
+    # -- the zone ----------------------------------------------------------
+    def online(self, nr_pages: int, mobility: Mobility = Mobility.MOVABLE) -> None:
+        """Grow the zone to at least ``nr_pages`` frames with free pageblocks of
+        ``mobility`` (memory comes up ``MIGRATE_MOVABLE`` at boot)."""
+        self.sized = True
+        while len(self._block_type) * PAGEBLOCK_NR_PAGES < nr_pages:
+            self._new_block(mobility)
+
+    def _new_block(self, mobility: Mobility) -> int:
+        b = len(self._block_type)
+        base = b << PAGEBLOCK_ORDER
+        self._block_type.append(mobility)
+        self._block_free.append(list(range(base, base + PAGEBLOCK_NR_PAGES)))
+        self._block_used.append(0)
+        heapq.heappush(self._type_blocks[mobility], b)
+        heapq.heappush(self._empty_blocks, b)
+        return b
+
+    def _first_block(self, mobility: Mobility) -> int | None:
+        """The lowest non-isolated pageblock of ``mobility`` with a free frame."""
+        heap = self._type_blocks[mobility]
+        while heap:
+            b = heap[0]
+            if self._block_free[b] and self._block_type[b] is mobility \
+                    and b not in self._isolated:
+                return b
+            heapq.heappop(heap)
+        return None
+
+    def _first_empty_block(self) -> int | None:
+        heap = self._empty_blocks
+        while heap:
+            b = heap[0]
+            if not self._block_used[b] and b not in self._isolated:
+                return b
+            heapq.heappop(heap)
+        return None
+
+    def _set_block_type(self, b: int, mobility: Mobility) -> None:
+        """``set_pageblock_migratetype``."""
+        if self._block_type[b] is not mobility:
+            self._block_type[b] = mobility
+            self.steals += 1
+            heapq.heappush(self._type_blocks[mobility], b)
+
+    def _block_for(self, mobility: Mobility) -> int:
+        b = self._first_block(mobility)
+        if b is not None:
+            return b
+        b = self._first_empty_block()  # steal a whole free pageblock
+        if b is not None:
+            self._set_block_type(b, mobility)
+            return b
+        if not self.sized:
+            return self._new_block(mobility)
+        for other in FALLBACKS[mobility]:
+            b = self._first_block(other)
+            if b is not None:
+                if 2 * len(self._block_free[b]) >= PAGEBLOCK_NR_PAGES:
+                    self._set_block_type(b, mobility)
+                else:
+                    self.fallbacks += 1
+                return b
+        self.zone_grown += 1
+        return self._new_block(mobility)
+
+    # -- frames ------------------------------------------------------------
     def alloc(self, owner: str = "", mobility: Mobility = Mobility.MOVABLE) -> int:
         """Allocate one zero-filled frame and return its PFN (``alloc_page``)."""
-        if self._free_pfns:
-            pfn = heapq.heappop(self._free_pfns)
-        else:
-            pfn = self._next_pfn
-            self._next_pfn += 1
+        b = self._block_for(mobility)
+        pfn = heapq.heappop(self._block_free[b])
+        self._block_used[b] += 1
         self._data[pfn] = bytearray(self.page_size)
         self._info[pfn] = FrameInfo(owner, mobility)
         self.allocs += 1
@@ -66,7 +169,14 @@ class PageFrames:
             raise ValueError(f"PFN {pfn} is not allocated")
         del self._data[pfn]
         del self._info[pfn]
-        heapq.heappush(self._free_pfns, pfn)
+        b = pfn >> PAGEBLOCK_ORDER
+        free = self._block_free[b]
+        heapq.heappush(free, pfn)
+        if len(free) == 1:
+            heapq.heappush(self._type_blocks[self._block_type[b]], b)
+        self._block_used[b] -= 1
+        if not self._block_used[b]:
+            heapq.heappush(self._empty_blocks, b)
         self.frees += 1
 
     def page(self, pfn: int) -> bytearray:
@@ -87,3 +197,53 @@ class PageFrames:
     def pfns(self) -> list[int]:
         """PFNs in use, ascending."""
         return sorted(self._data)
+
+    # -- pageblocks --------------------------------------------------------
+    @property
+    def nr_pageblocks(self) -> int:
+        return len(self._block_type)
+
+    @property
+    def zone_pages(self) -> int:
+        """Frames in the zone (allocated or free)."""
+        return len(self._block_type) * PAGEBLOCK_NR_PAGES
+
+    def pageblock_type(self, block: int) -> Mobility:
+        """``get_pageblock_migratetype``."""
+        return self._block_type[block]
+
+    def pageblock_pfns(self, block: int) -> list[int]:
+        """PFNs in use in pageblock ``block``, ascending."""
+        base = block << PAGEBLOCK_ORDER
+        data = self._data
+        return [p for p in range(base, base + PAGEBLOCK_NR_PAGES) if p in data]
+
+    def pageblock_used(self, block: int) -> int:
+        return self._block_used[block]
+
+    def isolate_pageblock(self, block: int) -> None:
+        """``set_migratetype_isolate``: no allocation is served from the block."""
+        self._isolated.add(block)
+
+    def unisolate_pageblock(self, block: int) -> None:
+        """``unset_migratetype_isolate``."""
+        if block in self._isolated:
+            self._isolated.discard(block)
+            if self._block_free[block]:
+                heapq.heappush(self._type_blocks[self._block_type[block]], block)
+            if not self._block_used[block]:
+                heapq.heappush(self._empty_blocks, block)
+
+    def is_isolated(self, block: int) -> bool:
+        return block in self._isolated
+
+    def mixed_pageblocks(self) -> int:
+        """Pageblocks holding frames of more than one mobility."""
+        seen: dict[int, Mobility] = {}
+        mixed: set[int] = set()
+        for pfn, info in self._info.items():
+            b = pfn >> PAGEBLOCK_ORDER
+            m = seen.setdefault(b, info.mobility)
+            if m is not info.mobility:
+                mixed.add(b)
+        return len(mixed)

@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol
 
 from zbench.allocator import Allocator, Metrics
 from zbench.compressor import Compressor
+from zbench.movable import MigrateResult, ReclaimResult
 from zbench.options import PluginOptions
 
 
@@ -90,6 +91,48 @@ class FrontEnd(abc.ABC):
     def compact(self) -> int:
         """Compact the allocator; return the pages freed."""
         return self.allocator.compact()
+
+    # -- page migration and LRU reclaim (optional) ---------------------------
+    @property
+    def migration(self) -> str:
+        """Page-migration rules of a front end that migrates its pool pages itself (an
+        address_space owner), one line; ``""``: the allocator's rules apply."""
+        return ""
+
+    def isolate_page(self, pfn: int) -> str | None:
+        """Isolate pool page ``pfn`` for migration (see ``Allocator.isolate_page``).  A
+        front end whose pages are in its own address_space (their ``mapping``) overrides
+        the three migration steps; the default hands them to the allocator."""
+        return self.allocator.isolate_page(pfn)
+
+    def migrate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        return self.allocator.migrate_page(pfn, newpfn)
+
+    def putback_page(self, pfn: int) -> None:
+        self.allocator.putback_page(pfn)
+
+    def handle_of(self, offset: int) -> int | None:
+        """The allocator handle holding ``offset``'s page, if one does."""
+        return None
+
+    def map_offset(self, offset: int) -> bool:
+        """Start an in-flight load of ``offset``: its object stays mapped until
+        :meth:`unmap_offset`.  ``False`` when no object holds the offset."""
+        handle = self.handle_of(offset)
+        if handle is None:
+            return False
+        self.allocator.map_object(handle)
+        return True
+
+    def unmap_offset(self, offset: int) -> None:
+        handle = self.handle_of(offset)
+        if handle is not None:
+            self.allocator.unmap_object(handle)
+
+    def reclaim_lru(self, nr_pages: int) -> ReclaimResult | None:
+        """Reclaim up to ``nr_pages`` pool pages through an LRU of pool pages and their
+        ``writepage``; ``None`` when the front end's pages are on no such LRU."""
+        return None
 
     def close(self) -> None:
         """Release what the front end holds outside Python (devices); called once, always."""

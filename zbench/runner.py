@@ -13,6 +13,7 @@ from zbench.case import Case, CaseRun, Part, run_case
 from zbench.compcache import CompressedPages, cache_key, compress_dump
 from zbench.compressor import Compressor
 from zbench.corpus import Corpus
+from zbench.distributions import size_distributions
 from zbench.dump import Dump, load_dump
 from zbench.errors import CaseSkipped, UserError
 from zbench.frames import PageFrames
@@ -116,9 +117,21 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
                     probe = alloc.cls(alloc.options, PageFrames())
                     reason = fe_used.cls.supports(probe) or ""
                     for wl in parts["workload"]:
+                        if _excluded(suite, dump, comp, fe_used, alloc, wl):
+                            continue
                         cases.append(Case(len(cases), dump, comp, fe_used, alloc, wl,
                                           suite.seed, suite.verify, reason))
     return Plan(cases, dumps)
+
+
+def _excluded(suite: Suite, dump: Path, comp: Part, fe: Part, alloc: Part, wl: Part) -> bool:
+    """The suite's ``exclude:`` entries leave this combination out."""
+    if not suite.exclude:
+        return False
+    parts = {"dumps": (dump.stem,), "compressors": (comp.label, comp.name),
+             "frontends": (fe.label, fe.name), "allocators": (alloc.label, alloc.name),
+             "workloads": (wl.label, wl.name)}
+    return any(x.matches(parts) for x in suite.exclude)
 
 
 def _part_record(p: Part) -> dict[str, Any]:
@@ -184,7 +197,11 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
         rec["compressor"]["library"] = run.compressor_library
         rec["corpus"] = run.corpus
         rec["metrics"] = run.metrics
+        if run.classes:
+            rec["classes"] = run.classes
         rec["phases"] = run.phases
+        if run.migration:
+            rec["migration"] = run.migration
         rec["elapsed_s"] = run.elapsed_s
         records.append(rec)
         report(f"{head}: pool {run.metrics['pool_pages']} pages, "
@@ -194,7 +211,9 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
     plugins = [p.as_dict() for p in registry.plugins]
     suite_rec = {**suite.model_dump(mode="json"),
                  "elapsed_s": round(time.perf_counter() - t_start, 3)}
-    return make_results(suite_rec, environment(plugins), records)
+    results = make_results(suite_rec, environment(plugins), records)
+    results["distributions"] = size_distributions(plan, blob_memo)
+    return results
 
 
 def run_suite_data(data: dict[str, Any], where: str = "suite", base: Path | None = None,

@@ -9,6 +9,10 @@ frontends: [zram]                     # optional, default [zram]
 allocators: [{name: zsmalloc, options: {kernel: "6.18"}}]
 workloads: [fill, churn]
 verify: true                          # optional
+requires: [zbench-zblock>=0.1]        # optional: distributions needed (else exit 2)
+timing: {pages: 512, processes: 2}    # optional: store/load latency (zbench/timing.py)
+exclude:                              # optional: combinations left out of the cross product
+  - {allocators: [zbud], workloads: [churn]}   # a case matching every field listed
 ```
 
 Errors name the file and the field (``suites/x.yaml: allocators[1].name: ...``).
@@ -17,12 +21,14 @@ Errors name the file and the field (``suites/x.yaml: allocators[1].name: ...``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zbench.errors import UserError
+from zbench.requirements import check_requires, parse_requirement
+from zbench.timing import TimingSpec, timing_field
 
 
 class PluginRef(BaseModel):
@@ -36,6 +42,24 @@ class PluginRef(BaseModel):
     @property
     def display(self) -> str:
         return self.label or self.name
+
+
+class Exclusion(BaseModel):
+    """Cases to leave out: a case matches when, for every field given, its plugin's label
+    or name is listed (dumps by file stem); a field left out matches anything."""
+
+    model_config = ConfigDict(extra="forbid")
+    dumps: list[str] = Field(default_factory=list)
+    compressors: list[str] = Field(default_factory=list)
+    frontends: list[str] = Field(default_factory=list)
+    allocators: list[str] = Field(default_factory=list)
+    workloads: list[str] = Field(default_factory=list)
+
+    def matches(self, parts: dict[str, tuple[str, ...]]) -> bool:
+        """``parts``: field -> the case's (label, name) for that field."""
+        return any(getattr(self, f) for f in parts) and all(
+            not getattr(self, f) or set(names) & set(getattr(self, f))
+            for f, names in parts.items())
 
 
 def _refs(value: Any) -> Any:
@@ -55,10 +79,16 @@ class Suite(BaseModel):
     allocators: list[PluginRef] = Field(min_length=1)
     workloads: list[PluginRef] = Field(min_length=1)
     verify: bool = False
+    #: distributions (PEP 508, e.g. ``zbench-zblock>=0.1``) the suite needs installed
+    requires: list[Annotated[str, AfterValidator(parse_requirement)]] = Field(
+        default_factory=list)
+    timing: TimingSpec | None = None  # latency under pyperf (zbench/timing.py)
+    exclude: list[Exclusion] = Field(default_factory=list)  # combinations left out
 
     _normalise = field_validator(
         "compressors", "frontends", "allocators", "workloads", mode="before"
     )(_refs)
+    _timing = field_validator("timing", mode="before")(timing_field)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -72,10 +102,12 @@ def parse_suite(data: Any, where: str) -> Suite:
     if not isinstance(data, dict):
         raise UserError(f"{where}: a suite must be a mapping (got {type(data).__name__})")
     try:
-        return Suite.model_validate(data)
+        suite = Suite.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UserError(f"{where}: {_loc(err['loc']) or 'suite'}: {err['msg']}") from None
+    check_requires(suite.requires, where)  # before any plugin is looked up
+    return suite
 
 
 def load_suite(path: str | Path) -> tuple[Suite, Path]:

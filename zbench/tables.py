@@ -158,10 +158,22 @@ def report_markdown(results: dict[str, Any]) -> str:
         "compressed bytes / pool bytes.",
         "",
     ]
+    from zbench.latency import LATENCY_NOTE, latency_table
+
+    lt = latency_table(results, "github")
+    if lt:
+        lines += ["## Latency", "", lt, "", LATENCY_NOTE, ""]
     zt = zswap_table(results, "github")
     if zt:
         lines += ["## zswap counters", "", zt, "",
                   "`—`: the counter does not exist in that kernel version.", ""]
+    from zbench.migtable import migratability_text
+
+    mt = migratability_text(results, "github")
+    if mt:
+        lines += ["## Migratability", "",
+                  "Page migration, evacuation of pageblocks, compaction and LRU reclaim after "
+                  "the `migrate` workload (docs/migration.md).", "", mt, ""]
     lines += [
         "## Models",
         "",

@@ -22,6 +22,7 @@ class OpKind(enum.Enum):
     LOAD = "load"  # swap-in / zram read of ``offset``
     INVALIDATE = "invalidate"  # swap slot freed / zram discard of ``offset``
     COMPACT = "compact"  # run the allocator's compaction
+    MIGRATE = "migrate"  # a migratability experiment named by ``label`` (zbench.experiments)
     PHASE = "phase"  # end of a named phase: the runner snapshots the pool
 
 
@@ -48,6 +49,11 @@ class WorkloadOptions(PluginOptions):
     zero_filled_pct: float = Field(0.0, ge=0, lt=100, description="zero-filled pages, % of corpus")
     same_filled_pct: float = Field(
         0.0, ge=0, lt=100, description="non-zero same-filled pages, % of corpus"
+    )
+    scale_pages: int | None = Field(
+        None, ge=1, le=1 << 26,
+        description="corpus size in pages: the dump's pages sampled (seeded, with "
+                    "replacement) up to this many, before injected pages are added",
     )
 
 

@@ -1,4 +1,4 @@
-"""Built-in workloads: ``fill``, ``churn``, ``zipf``, ``pressure`` and ``replay``."""
+"""Built-in workloads: ``fill``, ``churn``, ``zipf``, ``pressure``, ``replay`` and ``migrate``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from zbench import hookimpl
 from zbench_workloads.churn import Churn
 from zbench_workloads.fill import Fill
+from zbench_workloads.migrate import Migrate
 from zbench_workloads.pressure import Pressure
 from zbench_workloads.replay import Replay
 from zbench_workloads.zipf import Zipf
@@ -14,5 +15,5 @@ from zbench_workloads.zipf import Zipf
 
 @hookimpl
 def register_workloads(register: Callable[[type], None]) -> None:
-    for cls in (Fill, Churn, Zipf, Pressure, Replay):
+    for cls in (Fill, Churn, Zipf, Pressure, Replay, Migrate):
         register(cls)

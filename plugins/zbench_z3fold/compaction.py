@@ -37,10 +37,12 @@ def do_compact_page(pool: Z3foldPool, page: Z3Page) -> None:
     if rules.inter_page and not page.foreign_handles and page.nr_buddies() == 1:
         if compact_single_buddy(pool, page):
             return
+    moved = page.middle_chunks << CHUNK_SHIFT
     case = compact_page(page, pool.frames.page(page.pfn), pool.geo, rules.big_gap_compaction)
     if case:
         pool.counters["in_page_compactions"] += 1
         pool.counters[CASE_COUNTERS[case]] += 1
+        pool.counters["bytes_moved"] += moved
     pool.add_to_unbuddied(page)
 
 
@@ -80,4 +82,5 @@ def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     page.slots = -1  # the block now only serves the moved handle; free_handle frees it
     pool.release_page(page)
     pool.counters["inter_page_moves"] += 1
+    pool.counters["bytes_moved"] += sz
     return True

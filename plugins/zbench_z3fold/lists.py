@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 
 
 class Unbuddied:
-    __slots__ = ("lists", "mask", "count")
+    __slots__ = ("lists", "mask", "count", "ops")
 
     def __init__(self, nchunks: int) -> None:
         self.lists: list[dict[Z3Page, None]] = [{} for _ in range(nchunks)]
         self.mask = 0
         self.count = 0
+        self.ops = 0  # list_add / list_del_init that changed a list (cost counter)
 
     def add(self, page: Z3Page, freechunks: int) -> None:
         """``list_add(&zhdr->buddy, &unbuddied[freechunks])``."""
@@ -32,6 +33,7 @@ class Unbuddied:
         self.mask |= 1 << freechunks
         page.list_idx = freechunks
         self.count += 1
+        self.ops += 1
 
     def remove(self, page: Z3Page) -> None:
         """``list_del_init(&zhdr->buddy)`` (a no-op for a page on no list)."""
@@ -44,6 +46,7 @@ class Unbuddied:
             self.mask &= ~(1 << i)
         page.list_idx = -1
         self.count -= 1
+        self.ops += 1
 
     def first_fit(self, chunks: int) -> Z3Page | None:
         """The head of the first non-empty list ``i >= chunks``."""
@@ -57,18 +60,21 @@ class Unbuddied:
 class Lru:
     """``pool->lru``: most recently allocated-into page at the head (the dict's end)."""
 
-    __slots__ = ("pages",)
+    __slots__ = ("pages", "ops")
 
     def __init__(self) -> None:
         self.pages: OrderedDict[Z3Page, None] = OrderedDict()
+        self.ops = 0  # list operations (cost counter)
 
     def add_head(self, page: Z3Page) -> None:
         """``list_del`` + ``list_add(&page->lru, &pool->lru)``."""
         self.pages[page] = None
         self.pages.move_to_end(page)
+        self.ops += 1
 
     def remove(self, page: Z3Page) -> None:
-        self.pages.pop(page, None)
+        if self.pages.pop(page, 0) is None:
+            self.ops += 1
 
     def from_tail(self) -> Iterator[Z3Page]:
         """``list_for_each_prev``: oldest first (do not change the LRU while iterating)."""

@@ -11,6 +11,7 @@ from zbench import (
     AllocationError,
     Allocator,
     Metrics,
+    MigrateResult,
     PageFrames,
     PluginOptions,
 )
@@ -19,6 +20,7 @@ from . import compaction, reclaim, stats
 from .handles import PAGE_HEADLESS_BIT, SlotTable, addr_pfn, page_addr, slot_value
 from .layout import CHUNK_SHIFT, size_to_chunks
 from .lists import Lru, Unbuddied
+from .migrate import Z3Movable
 from .options import Z3Options
 from .rules import Z3Rules
 from .zpage import (
@@ -35,8 +37,9 @@ from .zpage import (
 
 SIMPLIFICATIONS = (
     "Single-threaded and synchronous: one CPU's unbuddied lists; the compaction work "
-    "(>= 4.14) and stale-page release run inside free(); objects are never left mapped, so "
-    "MIDDLE_CHUNK_MAPPED never blocks compaction, and there is no page migration; the header's "
+    "(>= 4.14) and stale-page release run inside free(); objects are left mapped only by the "
+    "migration experiments (mapped_count), so MIDDLE_CHUNK_MAPPED never blocks compaction; page "
+    "migration (5.2+) runs the queued compaction of the new page at once; the header's "
     "fields are kept beside the frame, not written into it; direct handles omit LAST's length "
     "bits; reclaim passes evict() the handles malloc returned (5.11+ kernels pass temporary "
     "slot copies) and slot blocks follow the 5.11 free_handle rule in every 5.2+ kernel."
@@ -73,6 +76,7 @@ class Z3foldPool(Allocator):
         self.nr_objects = 0
         self._slot_bytes = 0
         self.counters: dict[str, int] = dict.fromkeys(stats.COUNTERS, 0)
+        self.movable = Z3Movable(self)  # page migration (5.2+)
 
     # -- identity --------------------------------------------------------
     @property
@@ -237,9 +241,11 @@ class Z3foldPool(Allocator):
         if len(data) != size:
             raise ValueError(f"z3fold: write of {len(data)} bytes to a {size}-byte object")
         frame[off:off + size] = data
+        self.counters["bytes_written"] += size
 
     def read(self, handle: int) -> bytes:
         frame, off, size = self._object(handle)
+        self.counters["bytes_read"] += size
         return bytes(frame[off:off + size])
 
     def compact(self) -> int:
@@ -250,6 +256,29 @@ class Z3foldPool(Allocator):
         """(pfn, byte offset in the frame, buddy name) of a live object."""
         page, bud = self.locate(handle)
         return page.pfn, page.offset(bud, self.geo), BUDDY_NAMES[bud]
+
+    # -- page migration (5.2+, migrate.py) ------------------------------
+    @property
+    def migration(self) -> str:
+        return self.movable.rules
+
+    def isolate_page(self, pfn: int) -> str | None:
+        return self.movable.isolate(pfn)
+
+    def migrate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        return self.movable.migrate(pfn, newpfn)
+
+    def putback_page(self, pfn: int) -> None:
+        self.movable.putback(pfn)
+
+    def map_object(self, handle: int) -> None:
+        self.movable.map_object(handle)
+
+    def unmap_object(self, handle: int) -> None:
+        self.movable.unmap_object(handle)
+
+    def object_pfns(self, handle: int) -> tuple[int, ...]:
+        return self.movable.object_pfns(handle)
 
     # -- LRU reclaim (<= 6.4) -------------------------------------------
     def evictable(self) -> bool:

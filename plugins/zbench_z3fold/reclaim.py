@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .compaction import CASE_COUNTERS
+from .layout import CHUNK_SHIFT
 from .zpage import FIRST, HEADLESS, LAST, MIDDLE, Z3Page, compact_page
 
 if TYPE_CHECKING:
@@ -76,11 +77,13 @@ def z3fold_reclaim_page(pool: Z3foldPool, evict: Callable[[int], bool], retries:
             c["reclaimed_pages"] += 1
             return True
         if not page.headless and not rules.deferred_compaction:
+            moved = page.middle_chunks << CHUNK_SHIFT
             case = compact_page(page, pool.frames.page(page.pfn), pool.geo,
                                 rules.big_gap_compaction)
             if case:
                 c["in_page_compactions"] += 1
                 c[CASE_COUNTERS[case]] += 1
+                c["bytes_moved"] += moved
             pool.add_to_unbuddied(page)
         pool.lru.add_head(page)
     return False  # -EAGAIN

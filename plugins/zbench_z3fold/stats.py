@@ -27,6 +27,9 @@ COUNTERS = (
     "reclaimed_pages",
     "evict_calls",
     "evict_failures",
+    "bytes_written",  # cost counters (zbench.metrics): object bytes copied in by write
+    "bytes_read",  # ... copied out by read
+    "bytes_moved",  # ... moved by in-page compaction and inter-page moves
 )
 
 
@@ -49,6 +52,15 @@ def pool_stats(pool: Z3foldPool) -> Metrics:
         "nchunks": pool.geo.nchunks,
     }
     out.update(pool.counters)
+    c = pool.counters
+    out.update(
+        bytes_copied=c["bytes_written"] + c["bytes_read"] + c["bytes_moved"],
+        objs_moved=c["in_page_compactions"] + c["inter_page_moves"],
+        page_crossing_copies=0,  # a buddy never leaves its page
+        list_ops=pool.unbuddied.ops + pool.lru.ops,
+    )
+    out["compact_pages_freed"] = c["inter_page_moves"]  # each frees the page it emptied
+    out["pages_migrated"] = pool.movable.pages_migrated
     return out
 
 

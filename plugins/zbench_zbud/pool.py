@@ -15,15 +15,18 @@ from typing import Any
 
 from zbench import (
     PAGE_SHIFT,
+    PAGE_SIZE,
     AllocationError,
     Allocator,
     Metrics,
+    MigrateResult,
     Mobility,
     PageFrames,
     PluginOptions,
 )
 
 from . import reclaim, stats
+from .migrate import SERIES, Kozlowski2013, page_objects, relocate
 from .options import ZbudOptions
 from .page import BUDDIED, OFF_LIST, OFFSET_MASK, ZbudHeader
 from .rules import CHUNK_SHIFT, CHUNK_SIZE, HDR_UNDER_RECLAIM_OFFSET, NCHUNKS, ZbudRules
@@ -68,13 +71,22 @@ class ZbudPool(Allocator):
         self.nr_objects = 0
         self.live_chunks = 0
         self.reclaimed_pages = 0  # pages freed by reclaim_page (cumulative)
+        # the 2013 migration series (migrate.py); None: mainline zbud, pages never move
+        self.kozlowski = Kozlowski2013(self) if opts.migration == SERIES else None
+        self._gfp = Mobility.UNMOVABLE if self.kozlowski is None else Mobility.MOVABLE
         self.reclaim_attempts = 0  # pages taken from the LRU tail (cumulative)
         self.evict_calls = 0
         self.evict_failures = 0
+        # cost counters (zbench.metrics); a buddy never straddles pages or moves
+        self.bytes_written = 0
+        self.bytes_read = 0
+        self.list_ops = 0  # list_add / list_del / list_move on unbuddied, buddied, lru
 
     # -- identity --------------------------------------------------------
     @property
     def kernel(self) -> str:
+        if self.kozlowski is not None:
+            return f"{self.rules.kernel} mm/zbud.c + 'mm: migrate zbud pages' (2013, not merged)"
         return f"{self.rules.kernel} mm/zbud.c"
 
     @property
@@ -92,6 +104,7 @@ class ZbudPool(Allocator):
         else:
             self.buddied[zhdr] = None
             zhdr.on = BUDDIED
+        self.list_ops += 1
 
     def unfile_page(self, zhdr: ZbudHeader) -> None:
         """``list_del(&zhdr->buddy)``."""
@@ -103,11 +116,15 @@ class ZbudPool(Allocator):
                 self._nonempty &= ~(1 << i)
         elif i == BUDDIED:
             del self.buddied[zhdr]
+        else:
+            return
+        self.list_ops += 1
         zhdr.on = OFF_LIST
 
     def free_page(self, zhdr: ZbudHeader) -> None:
         """``free_zbud_page`` + ``pages_nr--``; the page is off the buddy lists."""
-        self.lru.pop(zhdr, None)
+        if self.lru.pop(zhdr, 0) is None:
+            self.list_ops += 1
         del self.pages[zhdr.pfn]
         self.frames.free(zhdr.pfn)
         self.pages_nr -= 1
@@ -133,7 +150,18 @@ class ZbudPool(Allocator):
 
     # -- the object API --------------------------------------------------
     def malloc(self, size: int) -> int:
-        """``zbud_alloc``."""
+        h = self._zbud_alloc(size)
+        return h if self.kozlowski is None else self.kozlowski.issue(h, None)
+
+    def malloc_keyed(self, size: int, key: int) -> int:
+        """The 2013 series keys its radix tree by the caller's key (zswap: the offset)."""
+        if self.kozlowski is None:
+            return self._zbud_alloc(size)
+        self.kozlowski.check_key(key)
+        return self.kozlowski.issue(self._zbud_alloc(size), key)
+
+    def _zbud_alloc(self, size: int) -> int:
+        """``zbud_alloc``: returns the direct handle."""
         if size < 1:
             raise AllocationError(f"zbud: size {size} < 1", code="EINVAL")
         if size > self._max:
@@ -147,7 +175,7 @@ class ZbudPool(Allocator):
             self.unfile_page(zhdr)
             first = zhdr.first_chunks == 0
         else:
-            pfn = self.frames.alloc(owner="zbud", mobility=Mobility.UNMOVABLE)
+            pfn = self.frames.alloc(owner="zbud", mobility=self._gfp)
             zhdr = ZbudHeader(pfn, self.frames.page(pfn))
             self.pages[pfn] = zhdr
             self.pages_nr += 1
@@ -161,12 +189,15 @@ class ZbudPool(Allocator):
         if self.rules.lru:  # add/move the page to the LRU head
             self.lru[zhdr] = None
             self.lru.move_to_end(zhdr)
+            self.list_ops += 1
         self.nr_objects += 1
         self.live_chunks += chunks
         return zhdr.first_handle() if first else zhdr.last_handle()
 
     def free(self, handle: int) -> None:
         """``zbud_free``: a page under reclaim only loses the buddy; reclaim frees it."""
+        if self.kozlowski is not None:
+            handle = self.kozlowski.release(handle)
         zhdr, first = self.locate(handle)
         if first:
             self.live_chunks -= zhdr.first_chunks
@@ -185,22 +216,85 @@ class ZbudPool(Allocator):
             self.file_page(zhdr)
 
     def write(self, handle: int, data: bytes) -> None:
+        if self.kozlowski is not None:
+            handle = self.kozlowski.direct(handle)
         zhdr, first = self.locate(handle)
         size = zhdr.first_size if first else zhdr.last_size
         if len(data) != size:
             raise ValueError(f"zbud: write of {len(data)} bytes to a {size}-byte object")
         off = handle & OFFSET_MASK
         zhdr.data[off:off + size] = data
+        self.bytes_written += size
 
     def read(self, handle: int) -> bytes:
+        if self.kozlowski is not None:
+            handle = self.kozlowski.direct(handle)
         zhdr, first = self.locate(handle)
         off = handle & OFFSET_MASK
-        return bytes(zhdr.data[off:off + (zhdr.first_size if first else zhdr.last_size)])
+        size = zhdr.first_size if first else zhdr.last_size
+        self.bytes_read += size
+        return bytes(zhdr.data[off:off + size])
 
     def obj_location(self, handle: int) -> tuple[int, int]:
         """(pfn, byte offset of the object in that page)."""
+        if self.kozlowski is not None:
+            handle = self.kozlowski.direct(handle)
         zhdr, _ = self.locate(handle)
         return zhdr.pfn, handle & OFFSET_MASK
+
+    # -- page migration (migrate.py) ---------------------------------------------
+    @property
+    def migration(self) -> str:
+        return "" if self.kozlowski is None else self.kozlowski.rules
+
+    def isolate_page(self, pfn: int) -> str | None:
+        if self.kozlowski is None:
+            return "not movable: zbud handles are addresses (direct); no movable_operations"
+        return self.kozlowski.isolate(pfn)
+
+    def migrate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        if self.kozlowski is None:
+            return MigrateResult(False, "not movable: zbud pages never migrate")
+        return self.kozlowski.migrate(pfn, newpfn)
+
+    def putback_page(self, pfn: int) -> None:
+        if self.kozlowski is not None:
+            self.kozlowski.putback(pfn)
+
+    def map_object(self, handle: int) -> None:
+        if self.kozlowski is not None:
+            self.kozlowski.map_object(handle)
+
+    def unmap_object(self, handle: int) -> None:
+        if self.kozlowski is not None:
+            self.kozlowski.unmap_object(handle)
+
+    def page_objects(self, pfn: int) -> list[int]:
+        return page_objects(self, pfn)
+
+    def object_pfns(self, handle: int) -> tuple[int, ...]:
+        return (self.obj_location(handle)[0],)
+
+    def set_gfp(self, mobility: Mobility) -> bool:
+        """zbud_alloc allocates with the caller's gfp (mainline zswap never asked for
+        movable memory; the address_space model does)."""
+        self._gfp = mobility
+        return True
+
+    def relocate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        """Move a zbud page for the owner of its handles (the address_space model): copy
+        it, report every buddy's handle remapped.  Mainline zbud offers no page to
+        migration itself (``isolate_page`` refuses)."""
+        if self.kozlowski is not None:
+            return super().relocate_page(pfn, newpfn)
+        zhdr = self.pages[pfn]
+        self.unfile_page(zhdr)
+        in_lru = self.lru.pop(zhdr, 0) is None
+        moved = relocate(self, pfn, newpfn)
+        self.file_page(zhdr)
+        if in_lru:
+            self.lru[zhdr] = None
+        return MigrateResult(True, objects=len(moved), bytes_copied=PAGE_SIZE, remapped=moved)
 
     # -- LRU reclaim (<= 6.4) -------------------------------------------------
     def evictable(self) -> bool:

@@ -36,10 +36,13 @@ def zbud_reclaim_page(pool: ZbudPool, evict: Callable[[int], bool], retries: int
             break
         zhdr = next(iter(lru))  # list_last_entry(&pool->lru): the tail
         del lru[zhdr]
+        pool.list_ops += 1
         pool.unfile_page(zhdr)
         pool.set_under_reclaim(zhdr, True)
         pool.reclaim_attempts += 1
         handles = zhdr.live_handles()  # first, then last; encoded before the callbacks
+        if pool.kozlowski is not None:  # the 2013 series evicts by key (swap offset)
+            handles = [pool.kozlowski.user_handle(h) for h in handles]
         for handle in handles:
             pool.evict_calls += 1
             if not evict(handle):
@@ -52,4 +55,5 @@ def zbud_reclaim_page(pool: ZbudPool, evict: Callable[[int], bool], retries: int
             return True
         pool.file_page(zhdr)
         lru[zhdr] = None  # list_add: the LRU head
+        pool.list_ops += 1
     return False  # -EAGAIN

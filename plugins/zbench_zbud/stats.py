@@ -23,6 +23,13 @@ def pool_stats(pool: ZbudPool) -> Metrics:
         "reclaim_attempts": pool.reclaim_attempts,
         "evict_calls": pool.evict_calls,
         "evict_failures": pool.evict_failures,
+        "bytes_written": pool.bytes_written,
+        "bytes_read": pool.bytes_read,
+        "bytes_moved": 0,
+        "bytes_copied": pool.bytes_written + pool.bytes_read,
+        "objs_moved": 0,
+        "page_crossing_copies": 0,
+        "list_ops": pool.list_ops,
     }
 
 

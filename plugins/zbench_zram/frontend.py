@@ -146,6 +146,10 @@ class Zram(FrontEnd):
     def offsets(self) -> list[int]:
         return list(self._table)
 
+    def handle_of(self, offset: int) -> int | None:
+        slot = self._table.get(offset)
+        return None if slot is None or slot.same is not None else slot.handle
+
     def metrics(self) -> Metrics:
         return {
             "stored_pages": self.pages_stored,

@@ -37,6 +37,8 @@ class ZramKernelPool(Allocator):
     name = "zram-kernel"
     description = "the running kernel's zram + zsmalloc (root and zram needed)"
     frontend = "zram-kernel"
+    #: not timed by ``zbench run`` (docs/timing.md): a pass would be a new zram device
+    timed = False
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)

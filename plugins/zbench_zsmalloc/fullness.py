@@ -167,12 +167,14 @@ InsertFn = Callable[["SizeClass", "ZsPage", int], None]
 
 def _insert_head(cls: SizeClass, zspage: ZsPage, fullness: int) -> None:
     cls.group_count[fullness] += 1
+    cls.list_ops += 1
     list_add(zspage, cls.fullness_list[fullness])
     zspage.fullness = fullness
 
 
 def _insert_inuse_tail(cls: SizeClass, zspage: ZsPage, fullness: int) -> None:
     cls.group_count[fullness] += 1
+    cls.list_ops += 1
     head = cls.fullness_list[fullness]
     first = head.first()
     if first is None or zspage.inuse >= first.inuse:
@@ -184,6 +186,7 @@ def _insert_inuse_tail(cls: SizeClass, zspage: ZsPage, fullness: int) -> None:
 
 def _insert_inuse_second(cls: SizeClass, zspage: ZsPage, fullness: int) -> None:
     cls.group_count[fullness] += 1
+    cls.list_ops += 1
     head = cls.fullness_list[fullness]
     first = head.first()
     if first is not None and zspage.inuse < first.inuse:
@@ -203,3 +206,4 @@ INSERT_POLICIES: dict[InsertPolicy, InsertFn] = {
 def remove_zspage(cls: SizeClass, zspage: ZsPage) -> None:
     list_del_init(zspage)
     cls.group_count[zspage.fullness] -= 1
+    cls.list_ops += 1

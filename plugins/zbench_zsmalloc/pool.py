@@ -9,6 +9,7 @@ from zbench import (
     AllocationError,
     Allocator,
     Metrics,
+    MigrateResult,
     Mobility,
     PageFrames,
     PluginOptions,
@@ -17,6 +18,7 @@ from zbench import (
 from . import compaction, stats
 from .fullness import INSERT_POLICIES, make_fullness, remove_zspage
 from .handle import HANDLE_SHIFT, HandleTable, location_to_obj, obj_to_location
+from .migrate import ZsMovable
 from .options import ZsOptions
 from .rules import ZsRules
 from .size_class import ZS_HANDLE_SIZE, ZS_MAX_ALLOC_SIZE, SizeClass, build_class_table
@@ -31,10 +33,17 @@ from .zspage import (
 )
 
 SIMPLIFICATIONS = (
-    "Single-threaded: no locks, per-CPU map areas, shrinker (compaction only on compact()), "
-    "page migration or deferred zspage freeing; handles are table slots and obj values use "
-    "the 4.8+ zspage-wide obj_idx in every version."
+    "Single-threaded: no locks, per-CPU map areas, shrinker (compaction only on compact()) "
+    "or deferred zspage freeing; page migration (4.8+) is one attempt per page and a mapped "
+    "object stays mapped through it; handles are table slots and obj values use the 4.8+ "
+    "zspage-wide obj_idx in every version."
 )
+
+
+def _crosses(cls: SizeClass, obj_idx: int, n: int) -> bool:
+    """True when ``n`` bytes from the start of slot ``obj_idx`` run into the next page
+    (never in the huge class: one object per page, no header)."""
+    return not cls.huge and ((obj_idx * cls.size) & (PAGE_SIZE - 1)) + n > PAGE_SIZE
 
 
 def _as_options(options: PluginOptions) -> ZsOptions:
@@ -70,6 +79,13 @@ class ZsPool(Allocator):
         self.nr_zspages = 0
         self.pages_compacted = 0  # zs_pool_stats.pages_compacted (cumulative)
         self.objs_moved = 0  # objects migrated by compaction (cumulative)
+        self.movable = ZsMovable(self)  # page migration state (4.8+)
+        # cost counters (zbench.metrics): object bytes copied in / out / moved, and the
+        # copies split over two pages (a slot straddling a page boundary)
+        self.bytes_written = 0
+        self.bytes_read = 0
+        self.bytes_moved = 0
+        self.page_crossing_copies = 0
 
     # -- identity --------------------------------------------------------
     @property
@@ -176,14 +192,46 @@ class ZsPool(Allocator):
         if len(data) != size:
             raise ValueError(f"zsmalloc: write of {len(data)} bytes to a {size}-byte object")
         obj_write(self.frames, zspage, pfn, obj_idx, data)
+        self.bytes_written += size
+        if _crosses(zspage.cls, obj_idx, ZS_HANDLE_SIZE + size):
+            self.page_crossing_copies += 1
 
     def read(self, handle: int) -> bytes:
         zspage, pfn, obj_idx = self.locate(handle)
         size = self.handles.sizes[handle >> HANDLE_SHIFT]
+        self.bytes_read += size
+        if _crosses(zspage.cls, obj_idx, ZS_HANDLE_SIZE + size):
+            self.page_crossing_copies += 1
         return obj_read(self.frames, zspage, pfn, obj_idx, size)
 
     def compact(self) -> int:
         return compaction.zs_compact(self)
+
+    # -- page migration (migrate.py) ---------------------------------------------
+    @property
+    def migration(self) -> str:
+        return self.movable.rules
+
+    def isolate_page(self, pfn: int) -> str | None:
+        return self.movable.isolate(pfn)
+
+    def migrate_page(self, pfn: int, newpfn: int) -> MigrateResult:
+        return self.movable.migrate(pfn, newpfn)
+
+    def putback_page(self, pfn: int) -> None:
+        self.movable.putback(pfn)
+
+    def map_object(self, handle: int) -> None:
+        self.movable.map_object(handle)
+
+    def unmap_object(self, handle: int) -> None:
+        self.movable.unmap_object(handle)
+
+    def page_objects(self, pfn: int) -> list[int]:
+        return self.movable.page_objects(pfn)
+
+    def object_pfns(self, handle: int) -> tuple[int, ...]:
+        return self.movable.object_pfns(handle)
 
     def obj_location(self, handle: int) -> tuple[int, int]:
         """(pfn of the page the object starts in, byte offset of its slot in that page)."""
@@ -211,6 +259,12 @@ class ZsPool(Allocator):
         return {
             "pages_compacted": self.pages_compacted,
             "objs_moved": self.objs_moved,
+            "bytes_written": self.bytes_written,
+            "bytes_read": self.bytes_read,
+            "bytes_moved": self.bytes_moved,
+            "bytes_copied": self.bytes_written + self.bytes_read + self.bytes_moved,
+            "page_crossing_copies": self.page_crossing_copies,
+            "list_ops": sum(c.list_ops for c in self.table.distinct),
             "zspages": self.nr_zspages,
             "obj_allocated": sum(c.obj_allocated for c in self.table.distinct),
             "obj_used": sum(c.obj_used for c in self.table.distinct),

@@ -79,7 +79,7 @@ class SizeClass:
     __slots__ = (
         "size", "index", "pages_per_zspage", "objs_per_zspage", "huge",
         "first_obj_offset", "fullness_list", "group_count",
-        "obj_allocated", "obj_used",
+        "obj_allocated", "obj_used", "list_ops",
     )
 
     def __init__(self, size: int, index: int, ppz: int, objs: int, nr_groups: int) -> None:
@@ -97,6 +97,7 @@ class SizeClass:
         self.group_count = [0] * nr_groups  # class_stat per fullness group
         self.obj_allocated = 0  # ZS_OBJS_ALLOCATED / OBJ_ALLOCATED
         self.obj_used = 0  # ZS_OBJS_INUSE / OBJ_USED
+        self.list_ops = 0  # fullness-list insertions and removals (cost counter)
 
     @property
     def waste(self) -> int:

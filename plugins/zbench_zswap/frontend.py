@@ -29,6 +29,9 @@ from zbench import (
 from .rules import MAX_RECLAIM_RETRIES, ZBUD_RECLAIM_RETRIES, rules_for
 
 HEADER = 8  # struct zswap_header { swp_entry_t swpentry; }
+#: zpool drivers that were in the kernel tree: each only where rules.backends has it; any
+#: other allocator is an out-of-tree zpool driver, loadable while zpool exists
+IN_TREE = frozenset({"zbud", "z3fold", "zsmalloc"})
 
 
 class ZswapOptions(PluginOptions):
@@ -67,9 +70,10 @@ class Zswap(FrontEnd):
     def __init__(self, options: ZswapOptions, allocator: Allocator, compressor: Compressor) -> None:
         super().__init__(options, allocator, compressor)
         r = self.rules = rules_for(options.kernel)
-        if allocator.name not in r.backends:
-            raise CaseSkipped(f"zswap {options.kernel} offers {', '.join(sorted(r.backends))}, "
-                              f"not {allocator.name}")
+        if allocator.name not in r.backends and (allocator.name in IN_TREE or not r.zpool):
+            raise CaseSkipped(f"zswap {options.kernel} offers {', '.join(sorted(r.backends))}"
+                              + (", or an out-of-tree zpool driver" if r.zpool else "")
+                              + f", not {allocator.name}")
         self.exclusive = r.exclusive_default if options.exclusive_loads is None \
             else options.exclusive_loads
         evictable = allocator.evictable()
@@ -142,7 +146,7 @@ class Zswap(FrontEnd):
             return
         size = len(comp) + self.hlen
         try:
-            handle = self.allocator.malloc(size)
+            handle = self.allocator.malloc_keyed(size, offset)  # keyed: the 2013 zbud series
         except AllocationError as exc:
             self.c["reject_compress_poor" if exc.code == "ENOSPC" else "reject_alloc_fail"] += 1
             self.swap_device[offset] = data
@@ -277,6 +281,10 @@ class Zswap(FrontEnd):
 
     def offsets(self) -> list[int]:
         return list(set(self.tree) | set(self.ram) | self.zeromap | set(self.swap_device))
+
+    def handle_of(self, offset: int) -> int | None:
+        e = self.tree.get(offset)
+        return None if e is None or e.value is not None else e.handle
 
     def metrics(self) -> Metrics:
         m: Metrics = {

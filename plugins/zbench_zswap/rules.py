@@ -38,6 +38,10 @@ class ZswapRules:
     compress_fail_counter: bool  # reject_compress_fail (>= 6.6)
     store_incompressible: bool  # store pages that do not compress raw (>= 6.18)
     backends: frozenset[str]  # zpool backends this version offered
+    #: 3.18 - 6.17: zswap reaches its backend through zpool, so an out-of-tree zpool
+    #: driver (an allocator plugin such as zblock) can serve it; 3.11 - 3.17 called zbud
+    #: directly, 6.18 calls zsmalloc directly ("mm: remove unused zpool layer")
+    zpool: bool
 
 
 def rules_for(k: KernelVersion) -> ZswapRules:
@@ -78,4 +82,5 @@ def rules_for(k: KernelVersion) -> ZswapRules:
         compress_fail_counter=k >= "6.6",
         store_incompressible=k >= "6.18",
         backends=frozenset(backends),
+        zpool="3.18" <= k < "6.18",
     )

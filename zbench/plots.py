@@ -1,0 +1,193 @@
+"""The figures of ``zbench report`` (matplotlib, Agg backend, PNG bytes).
+
+Each function takes a results mapping and returns a :class:`Plot`, or ``None``
+when the run holds nothing to draw (no phases, no size classes, no timing).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@dataclass
+class Plot:
+    name: str  # file stem
+    title: str
+    caption: str
+    png: bytes
+
+
+def _figure(n: int, cols: int = 2, size: tuple[float, float] = (6.0, 3.6)) -> tuple[Figure, list]:
+    from matplotlib.figure import Figure
+
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(size[0] * cols, size[1] * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+def _series_label(c: dict[str, Any], *, workload: bool = False) -> str:
+    parts = [c["allocator"]["label"], c["compressor"]["label"]]
+    if c["frontend"]["name"] != c["allocator"]["name"]:
+        parts.insert(1, c["frontend"]["label"])
+    if workload:
+        parts.append(c["workload"]["label"])
+    return " / ".join(parts)
+
+
+def _ran(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in results.get("cases", []) if not c.get("skipped") and c.get("metrics")]
+
+
+def pool_pages_plot(results: dict[str, Any]) -> Plot | None:
+    """Pool pages at the end of each workload phase, one panel per workload."""
+    by_wl: dict[str, list[dict[str, Any]]] = {}
+    for c in _ran(results):
+        if c.get("phases"):
+            by_wl.setdefault(c["workload"]["label"], []).append(c)
+    if not by_wl:
+        return None
+    fig, axes = _figure(len(by_wl))
+    for ax, (wl, cases) in zip(axes, by_wl.items(), strict=True):
+        for c in cases:
+            xs = [0] + [p["operations"] for p in c["phases"]]
+            ys = [0] + [p["pool_pages"] for p in c["phases"]]
+            ax.plot(xs, ys, marker="o", markersize=3, label=_series_label(c))
+        last = cases[0]["phases"]
+        for p in last:
+            ax.annotate(p["label"], (p["operations"], 0), textcoords="offset points",
+                        xytext=(0, 2), fontsize=7, ha="center", color="0.4")
+        ax.set_title(f"workload {wl}")
+        ax.set_xlabel("operations")
+        ax.set_ylabel("pool pages")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return Plot("pool_pages", "Pool pages over the workload",
+                "Page frames the allocator holds at the end of each phase (0 at the start).",
+                _png(fig))
+
+
+def _boundaries(results: dict[str, Any]) -> dict[str, tuple[list[int], int | None]]:
+    """Allocator label -> (class sizes, huge class size) from the first case that has them."""
+    out: dict[str, tuple[list[int], int | None]] = {}
+    for c in _ran(results):
+        label = c["allocator"]["label"]
+        if c.get("classes") and label not in out:
+            huge = c["metrics"].get("huge_class_size")
+            out[label] = ([r["size"] for r in c["classes"]], huge if isinstance(huge, int)
+                          else None)
+    return out
+
+
+def size_histogram_plot(results: dict[str, Any]) -> Plot | None:
+    """The dump's compressed page sizes, with the size-class boundaries over them."""
+    dists = results.get("distributions") or []
+    if not dists:
+        return None
+    bounds = _boundaries(results)
+    colors = ["tab:red", "tab:green", "tab:purple", "tab:brown"]
+    fig, axes = _figure(len(dists), cols=1, size=(11.0, 3.4))
+    for ax, d in zip(axes, dists, strict=True):
+        b = d["bucket_bytes"]
+        edges = [i * b for i in range(len(d["counts"]))]
+        ax.bar(edges, d["counts"], width=b, align="edge", color="tab:blue", alpha=0.75,
+               label=f"pages ({d['pages']})")
+        for (label, (sizes, huge)), color in zip(bounds.items(), colors, strict=False):
+            for i, s in enumerate(sizes):
+                ax.axvline(s, color=color, lw=0.4, alpha=0.5,
+                           label=f"{label} class boundaries" if i == 0 else None)
+            if huge:
+                ax.axvline(huge, color=color, lw=1.5, ls="--",
+                           label=f"{label} huge_class_size {huge}")
+        ax.set_title(f"{d['dump']}: compressed sizes with {d['compressor']}")
+        ax.set_xlabel(f"compressed size, bytes ({b}-byte buckets; last: >= 4096)")
+        ax.set_ylabel("pages")
+        ax.set_xlim(0, len(d["counts"]) * b)
+        ax.legend(fontsize=7, loc="upper right")
+    return Plot("size_histogram", "Compressed-size histogram and size classes",
+                "Each size class holds objects up to its size: pages just above a boundary "
+                "waste the most of their slot.", _png(fig))
+
+
+def class_utilisation_plot(results: dict[str, Any]) -> Plot | None:
+    """Objects in use / objects allocated per size class, at the end of each case."""
+    by_alloc: dict[str, list[dict[str, Any]]] = {}
+    for c in _ran(results):
+        if c.get("classes"):
+            by_alloc.setdefault(c["allocator"]["label"], []).append(c)
+    if not by_alloc:
+        return None
+    fig, axes = _figure(len(by_alloc), cols=1, size=(11.0, 3.6))
+    for ax, (label, cases) in zip(axes, by_alloc.items(), strict=True):
+        for c in cases:
+            used = [r for r in c["classes"] if r["obj_allocated"]]
+            ax.plot([r["size"] for r in used],
+                    [100.0 * r["obj_used"] / r["obj_allocated"] for r in used],
+                    marker="o", markersize=2.5, ls="none",
+                    label=_series_label(c, workload=True))
+        ax.set_title(f"{label}: per-class utilisation at the end of the workload")
+        ax.set_xlabel("class size, bytes")
+        ax.set_ylabel("obj_used / obj_allocated, %")
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncols=2)
+    return Plot("class_utilisation", "Per-class utilisation",
+                "Classes below 100 % hold free slots in allocated zspages (external "
+                "fragmentation that compaction can give back).", _png(fig))
+
+
+def latency_plot(results: dict[str, Any]) -> Plot | None:
+    """Per-operation latency histograms of store and load, one line per timing case."""
+    recs = [r for r in results.get("timing") or []
+            if not r.get("skipped") and not r.get("error")]
+    if not recs:
+        return None
+    fig, axes = _figure(2)
+    for ax, op in zip(axes, ("store", "load"), strict=True):
+        for r in recs:
+            h = r[op].get("histogram") or {}
+            edges, counts = h.get("edges_ns") or [], h.get("counts") or []
+            total = sum(counts)
+            if not total:
+                continue
+            ys = [100.0 * n / total for n in counts]
+            ax.stairs(ys, [e / 1000 for e in edges],
+                      label=f"{r['allocator']['label']} / {r['compressor']['label']} "
+                            f"(p50 {r[op]['p50_ns'] / 1000:.1f})")
+        ax.set_xscale("log")
+        ax.set_title(f"{op}: per-operation latency")
+        ax.set_xlabel("µs per operation (log scale)")
+        ax.set_ylabel("% of operations")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return Plot("latency", "Latency distributions",
+                "Each store and load timed on its own (the percentile passes of the timing "
+                "cases); p50 in µs in the legend.", _png(fig))
+
+
+PLOTS: tuple[Callable[[dict[str, Any]], Plot | None], ...] = (
+    pool_pages_plot, size_histogram_plot, class_utilisation_plot, latency_plot)
+
+
+def make_plots(results: dict[str, Any]) -> list[Plot]:
+    """Every plot the results have data for, in report order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return [p for fn in PLOTS if (p := fn(results)) is not None]
