@@ -73,13 +73,36 @@ def cli() -> None:
               help="pyperf's --fast preset for the timing cases (implies --timing).")
 @click.option("--rigorous", "preset", flag_value="rigorous",
               help="pyperf's --rigorous preset for the timing cases (implies --timing).")
+@click.option("-j", "--jobs", type=int, default=None, metavar="N",
+              help="Run the deterministic cases on N worker processes [default: 1; with "
+                   "--executor dask and no --scheduler: one per CPU].")
+@click.option("--executor", default="local", metavar="local|dask",
+              help="Where the deterministic cases run: a local process pool or "
+                   "dask.distributed (pip install 'zbench[dask]') [default: local].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run (--out DIR, or the newest unfinished "
+                   "reports/<suite>-*), reusing its finished cases.")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Neither read nor write the case cache (cases/ under $ZBENCH_CACHE).")
 def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         frontends: tuple[str, ...], compressors: tuple[str, ...], workloads: tuple[str, ...],
         sets: tuple[str, ...], seed: int | None, out_dir: Path | None, as_json: bool,
-        verify: bool, timing: bool | None = None, preset: str | None = None) -> None:
+        verify: bool, timing: bool | None = None, preset: str | None = None,
+        jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
+        resume: bool = False, no_cache: bool = False) -> None:
     """Run SUITE (a YAML file), narrowed by the flags; without SUITE, an ad-hoc run
     (default: the shipped dump, lz4, zram, zsmalloc, fill).  With a `timing:` section
-    (or --timing) it also measures store/load latency under pyperf (docs/timing.md)."""
+    (or --timing) it also measures store/load latency under pyperf (docs/timing.md).
+    Finished cases are cached; -j / --executor run them in parallel (docs/scale.md)."""
+    from zbench.executors import Execution
+    from zbench.resume import begin_run, finish_run
+
+    execution = Execution(jobs, executor, scheduler, cache=not no_cache)
+    execution.check()
+    if resume and no_cache:
+        raise UserError("--resume: needs the case cache (drop --no-cache)")
     from zbench.options import parse_assignments
     from zbench.results import write_run
     from zbench.runner import Narrowing, expand, narrow, run_suite
@@ -125,15 +148,15 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 
         s = s.model_copy(update={"timing": TimingSpec()})
     plan = expand(s, base, where, registry)
-    results = run_suite(s, plan, registry)
-    if out_dir is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out_dir = Path("reports") / f"{s.name}-{stamp}"
+    out_dir = begin_run(s.name, plan, out_dir, resume,
+                        lambda: datetime.now().strftime("%Y%m%d-%H%M%S"))
+    results = run_suite(s, plan, registry, execution=execution)
     if s.timing is not None:
         from zbench.latency import run_timing
 
         results["timing"] = run_timing(s, plan, out_dir, preset or "suite")
     res_path, rep_path = write_run(results, out_dir)
+    finish_run(out_dir)
     timing_failed = [t["id"] for t in results.get("timing", []) if t.get("error")]
     if as_json:
         click.echo(json.dumps(results, indent=2))

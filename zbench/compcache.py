@@ -66,16 +66,30 @@ class CompressedPages:
         self.compressor = compressor
         self._make_blobs = blobs
         self._blobs: list[bytes] | None = None
+        self._sizes: array[int] | None = None
         self._fills: dict[int, bytes] = {}
+
+    def _dump_blobs(self) -> list[bytes]:
+        if self._blobs is None:
+            self._blobs = self._make_blobs()
+            if len(self._blobs) != self.corpus.dump.n_pages:
+                raise ValueError("compressed blobs do not match the dump")
+        return self._blobs
+
+    def size(self, i: int) -> int:
+        """``len(get(i))``: the sizes-only path needs no blob, only the dump's lengths,
+        taken once (4 bytes a dump page)."""
+        src = self.corpus.source(i)
+        if src < 0:
+            return len(self.get(i))
+        if self._sizes is None:
+            self._sizes = array("I", map(len, self._dump_blobs()))
+        return self._sizes[src]
 
     def get(self, i: int) -> bytes:
         src = self.corpus.source(i)
         if src >= 0:
-            if self._blobs is None:
-                self._blobs = self._make_blobs()
-                if len(self._blobs) != self.corpus.dump.n_pages:
-                    raise ValueError("compressed blobs do not match the dump")
-            return self._blobs[src]
+            return self._dump_blobs()[src]
         word = self.corpus.fill_word(i)
         assert word is not None
         blob = self._fills.get(word)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import enum
 import heapq
+import struct
 from dataclasses import dataclass
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
 PAGEBLOCK_ORDER = 9  # pageblock_order on x86-64 (HPAGE_PMD_ORDER)
 PAGEBLOCK_NR_PAGES = 1 << PAGEBLOCK_ORDER
+_U64 = struct.Struct("<Q")
 
 
 class Mobility(enum.Enum):
@@ -151,12 +153,18 @@ class PageFrames:
         return self._new_block(mobility)
 
     # -- frames ------------------------------------------------------------
+    #: True: frames hold the objects' bytes (``SizeFrames``: only the models' words)
+    payload = True
+
+    def _new_frame(self) -> bytearray:
+        return bytearray(self.page_size)
+
     def alloc(self, owner: str = "", mobility: Mobility = Mobility.MOVABLE) -> int:
         """Allocate one zero-filled frame and return its PFN (``alloc_page``)."""
         b = self._block_for(mobility)
         pfn = heapq.heappop(self._block_free[b])
         self._block_used[b] += 1
-        self._data[pfn] = bytearray(self.page_size)
+        self._data[pfn] = self._new_frame()
         self._info[pfn] = FrameInfo(owner, mobility)
         self.allocs += 1
         if len(self._data) > self.peak:
@@ -182,6 +190,25 @@ class PageFrames:
     def page(self, pfn: int) -> bytearray:
         """The frame's bytes, writable in place (``kmap_local_page``)."""
         return self._data[pfn]
+
+    # -- access in words and spans (what a model's kernel does through kmap + memcpy) --
+    def get_u64(self, pfn: int, off: int) -> int:
+        """The little-endian ``unsigned long`` at ``off`` of the frame."""
+        return _U64.unpack_from(self._data[pfn], off)[0]
+
+    def put_u64(self, pfn: int, off: int, value: int) -> None:
+        _U64.pack_into(self._data[pfn], off, value)
+
+    def write(self, pfn: int, off: int, data: bytes) -> None:
+        """Copy ``data`` into the frame at ``off`` (a payload: an object's bytes)."""
+        self._data[pfn][off:off + len(data)] = data
+
+    def read(self, pfn: int, off: int, n: int) -> bytes:
+        return bytes(self._data[pfn][off:off + n])
+
+    def copy(self, src: int, s_off: int, dst: int, d_off: int, n: int) -> None:
+        """``memcpy`` of ``n`` bytes between (or within) frames."""
+        self._data[dst][d_off:d_off + n] = self._data[src][s_off:s_off + n]
 
     def info(self, pfn: int) -> FrameInfo:
         return self._info[pfn]

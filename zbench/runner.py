@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zbench.case import Case, CaseRun, Part, run_case
-from zbench.compcache import CompressedPages, cache_key, compress_dump
-from zbench.compressor import Compressor
-from zbench.corpus import Corpus
+from zbench.case import Case, Part
 from zbench.distributions import size_distributions
 from zbench.dump import Dump, load_dump
-from zbench.errors import CaseSkipped, UserError
+from zbench.errors import UserError
+from zbench.executors import Execution, run_cases
 from zbench.frames import PageFrames
 from zbench.options import parse_options
 from zbench.plugins import Registry
@@ -142,72 +140,77 @@ def _part_record(p: Part) -> dict[str, Any]:
 Reporter = Callable[[str], None]
 
 
+def _record(case: Case, dump: Dump, res: dict[str, Any]) -> dict[str, Any]:
+    """The results.json record of a case from its outcome (run, cached or skipped)."""
+    rec: dict[str, Any] = {
+        "id": case.id,
+        "allocator": _part_record(case.allocator),
+        "frontend": _part_record(case.frontend),
+        "compressor": _part_record(case.compressor),
+        "workload": _part_record(case.workload),
+        "dump": {"name": case.dump_path.stem, "path": str(case.dump_path),
+                 "sha256": dump.sha256, "pages": dump.n_pages, "format": dump.format},
+        "seed": case.seed,
+        "verify": case.verify,
+    }
+    if "skipped" in res:
+        rec["skipped"] = res["skipped"]
+        return rec
+    rec["allocator"].update(kernel=res["kernel"]["allocator"],
+                            simplifications=res["simplifications"]["allocator"])
+    rec["frontend"].update(kernel=res["kernel"]["frontend"],
+                           simplifications=res["simplifications"]["frontend"])
+    rec["compressor"]["library"] = res["compressor_library"]
+    rec["corpus"] = res["corpus"]
+    rec["metrics"] = res["metrics"]
+    if res["classes"]:
+        rec["classes"] = res["classes"]
+    rec["phases"] = res["phases"]
+    if res["migration"]:
+        rec["migration"] = res["migration"]
+    rec["elapsed_s"] = res["elapsed_s"]
+    return rec
+
+
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 def run_suite(suite: Suite, plan: Plan, registry: Registry,
-              report: Reporter = _stderr) -> dict[str, Any]:
+              report: Reporter | None = None,
+              execution: Execution | None = None) -> dict[str, Any]:
+    """Run the plan's cases (where ``execution`` says; default: in process, no case
+    cache) and collect the results, in case order."""
+    say = report or _stderr
+    ex = execution or Execution()
+    ex.check()
     cases = plan.cases
     blob_memo: dict[tuple[str, str], list[bytes]] = {}
-    records: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-    for case in cases:
-        dump = plan.dumps[case.dump_path]
-        rec: dict[str, Any] = {
-            "id": case.id,
-            "allocator": _part_record(case.allocator),
-            "frontend": _part_record(case.frontend),
-            "compressor": _part_record(case.compressor),
-            "workload": _part_record(case.workload),
-            "dump": {"name": case.dump_path.stem, "path": str(case.dump_path),
-                     "sha256": dump.sha256, "pages": dump.n_pages, "format": dump.format},
-            "seed": case.seed,
-            "verify": case.verify,
-        }
-        head = f"[{case.index + 1}/{len(cases)}] {case.id}"
-        if case.skip_reason:
-            report(f"{head}: skipped ({case.skip_reason})")
-            rec["skipped"] = case.skip_reason
-            records.append(rec)
-            continue
+    finished = 0
 
-        def compressed(corpus: Corpus, compressor: Compressor,
-                       _dump: Dump = dump) -> CompressedPages:
-            def blobs() -> list[bytes]:
-                key = (_dump.sha256, cache_key(_dump.sha256, compressor))
-                if key not in blob_memo:
-                    blob_memo[key] = compress_dump(_dump, compressor)
-                return blob_memo[key]
+    def head(case: Case, n: int) -> str:
+        return f"[{n}/{len(cases)}] {case.id}"
 
-            return CompressedPages(corpus, compressor, blobs)
+    def started(case: Case) -> None:
+        say(f"{head(case, case.index + 1)} ...")
 
-        report(f"{head} ...")
-        try:
-            run: CaseRun = run_case(case, dump, compressed)
-        except CaseSkipped as exc:
-            report(f"{head}: skipped ({exc})")
-            rec["skipped"] = str(exc)
-            records.append(rec)
-            continue
-        rec["allocator"].update(kernel=run.kernel["allocator"],
-                                simplifications=run.simplifications["allocator"])
-        rec["frontend"].update(kernel=run.kernel["frontend"],
-                               simplifications=run.simplifications["frontend"])
-        rec["compressor"]["library"] = run.compressor_library
-        rec["corpus"] = run.corpus
-        rec["metrics"] = run.metrics
-        if run.classes:
-            rec["classes"] = run.classes
-        rec["phases"] = run.phases
-        if run.migration:
-            rec["migration"] = run.migration
-        rec["elapsed_s"] = run.elapsed_s
-        records.append(rec)
-        report(f"{head}: pool {run.metrics['pool_pages']} pages, "
-               f"ratio {run.metrics['effective_ratio']:.3f}"
-               + (f", {run.metrics['verified_loads']} loads verified" if case.verify else "")
-               + f" ({run.elapsed_s:.1f} s)")
+    def done(case: Case, res: dict[str, Any], cached: bool) -> None:
+        nonlocal finished
+        finished += 1
+        n = case.index + 1 if ex.in_process else finished
+        if "skipped" in res:
+            say(f"{head(case, n)}: skipped ({res['skipped']})")
+            return
+        m = res["metrics"]
+        say(f"{head(case, n)}: pool {m['pool_pages']} pages, "
+            f"ratio {m['effective_ratio']:.3f}"
+            + (f", {m['verified_loads']} loads verified" if case.verify else "")
+            + (" (cached)" if cached else f" ({res['elapsed_s']:.1f} s)"))
+
+    outcomes = run_cases(cases, plan.dumps, ex, blob_memo, done, started)
+    records = [_record(case, plan.dumps[case.dump_path], res)
+               for case, res in zip(cases, outcomes, strict=True)]
     plugins = [p.as_dict() for p in registry.plugins]
     suite_rec = {**suite.model_dump(mode="json"),
                  "elapsed_s": round(time.perf_counter() - t_start, 3)}
@@ -218,7 +221,7 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
 
 def run_suite_data(data: dict[str, Any], where: str = "suite", base: Path | None = None,
                    registry: Registry | None = None,
-                   report: Reporter = _stderr) -> dict[str, Any]:
+                   report: Reporter | None = None) -> dict[str, Any]:
     """Validate and run a suite given as a mapping; return the results mapping."""
     from zbench.plugins import get_registry
     from zbench.suite import parse_suite

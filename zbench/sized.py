@@ -69,3 +69,25 @@ class SizedCompressor(Compressor):
         if key is not None:
             return self.sized.data(key)
         return self.inner.decompress(data, size)
+
+
+_ZERO_PAGE = bytes(PAGE_SIZE)
+_ZEROS: dict[int, bytes] = {}
+
+
+def zeros(n: int) -> bytes:
+    """``n`` zero bytes, one shared object per length."""
+    z = _ZEROS.get(n)
+    if z is None:
+        z = _ZEROS[n] = bytes(n)
+    return z
+
+
+class SizesOnlyCompressor(SizedCompressor):
+    """The case's compressor on the sizes-only path (``payload: sizes``): objects hold
+    zero-filled stand-ins of the cached compressed sizes, so a load has nothing to
+    decompress and returns a zero page.  The models see the same sizes and the same
+    calls as on the byte-storing path, so every deterministic metric is the same."""
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        return _ZERO_PAGE

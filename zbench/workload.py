@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Iterator
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -54,6 +54,12 @@ class WorkloadOptions(PluginOptions):
         None, ge=1, le=1 << 26,
         description="corpus size in pages: the dump's pages sampled (seeded, with "
                     "replacement) up to this many, before injected pages are added",
+    )
+    payload: Literal["bytes", "sizes"] = Field(
+        "bytes",
+        description="bytes: the real compressed bytes are stored and loads decompress them; "
+                    "sizes: stand-ins of the cached compressed sizes are stored and loads "
+                    "are not decompressed (same metrics, faster; ignored with --verify)",
     )
 
 

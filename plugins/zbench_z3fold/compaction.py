@@ -38,7 +38,7 @@ def do_compact_page(pool: Z3foldPool, page: Z3Page) -> None:
         if compact_single_buddy(pool, page):
             return
     moved = page.middle_chunks << CHUNK_SHIFT
-    case = compact_page(page, pool.frames.page(page.pfn), pool.geo, rules.big_gap_compaction)
+    case = compact_page(page, pool.frames, pool.geo, rules.big_gap_compaction)
     if case:
         pool.counters["in_page_compactions"] += 1
         pool.counters[CASE_COUNTERS[case]] += 1
@@ -70,7 +70,7 @@ def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     size = page.sizes[bud]
     place(target, new_bud, chunks, size, pool.geo)
     dst = target.offset(new_bud, pool.geo)
-    pool.frames.page(target.pfn)[dst:dst + sz] = pool.frames.page(page.pfn)[src:src + sz]
+    pool.frames.copy(page.pfn, src, target.pfn, dst, sz)
     target.foreign_handles += 1
     assert block is not None
     new_idx = target.idx(new_bud)

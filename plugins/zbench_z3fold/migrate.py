@@ -123,7 +123,7 @@ class Z3Movable:
         if busy:
             return MigrateResult(False, busy)
         frames = pool.frames
-        frames.page(newpfn)[:] = frames.page(pfn)  # memcpy(new_zhdr, zhdr, PAGE_SIZE)
+        frames.copy(pfn, 0, newpfn, 0, PAGE_SIZE)  # memcpy(new_zhdr, zhdr, PAGE_SIZE)
         del pool.pages[pfn]
         page.pfn = newpfn
         pool.pages[newpfn] = page

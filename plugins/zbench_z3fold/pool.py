@@ -232,21 +232,21 @@ class Z3foldPool(Allocator):
             return
         compaction.do_compact_page(self, page)
 
-    def _object(self, handle: int) -> tuple[bytearray, int, int]:
+    def _object(self, handle: int) -> tuple[int, int, int]:
         page, bud = self.locate(handle)
-        return self.frames.page(page.pfn), page.offset(bud, self.geo), page.sizes[bud]
+        return page.pfn, page.offset(bud, self.geo), page.sizes[bud]
 
     def write(self, handle: int, data: bytes) -> None:
-        frame, off, size = self._object(handle)
+        pfn, off, size = self._object(handle)
         if len(data) != size:
             raise ValueError(f"z3fold: write of {len(data)} bytes to a {size}-byte object")
-        frame[off:off + size] = data
+        self.frames.write(pfn, off, data)
         self.counters["bytes_written"] += size
 
     def read(self, handle: int) -> bytes:
-        frame, off, size = self._object(handle)
+        pfn, off, size = self._object(handle)
         self.counters["bytes_read"] += size
-        return bytes(frame[off:off + size])
+        return self.frames.read(pfn, off, size)
 
     def compact(self) -> int:
         """z3fold's zpool driver has no ``.compact``: nothing pool-wide to run."""

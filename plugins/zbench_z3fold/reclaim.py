@@ -78,7 +78,7 @@ def z3fold_reclaim_page(pool: Z3foldPool, evict: Callable[[int], bool], retries:
             return True
         if not page.headless and not rules.deferred_compaction:
             moved = page.middle_chunks << CHUNK_SHIFT
-            case = compact_page(page, pool.frames.page(page.pfn), pool.geo,
+            case = compact_page(page, pool.frames, pool.geo,
                                 rules.big_gap_compaction)
             if case:
                 c["in_page_compactions"] += 1

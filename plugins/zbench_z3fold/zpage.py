@@ -9,7 +9,7 @@ HEADLESS page holds one object at offset 0 and has no header.
 
 from __future__ import annotations
 
-from zbench import PAGE_SIZE
+from zbench import PAGE_SIZE, PageFrames
 
 from .layout import BIG_CHUNK_GAP, CHUNK_SHIFT, TOTAL_CHUNKS, Geometry
 
@@ -150,14 +150,14 @@ def place(p: Z3Page, bud: int, chunks: int, size: int, geo: Geometry) -> None:
     p.sizes[bud] = size
 
 
-def _mchunk_memmove(p: Z3Page, frame: bytearray, dst_chunk: int) -> None:
+def _mchunk_memmove(p: Z3Page, frames: PageFrames, dst_chunk: int) -> None:
     src = p.start_middle << CHUNK_SHIFT
     dst = dst_chunk << CHUNK_SHIFT
     n = p.middle_chunks << CHUNK_SHIFT
-    frame[dst:dst + n] = frame[src:src + n]
+    frames.copy(p.pfn, src, p.pfn, dst, n)
 
 
-def compact_page(p: Z3Page, frame: bytearray, geo: Geometry, big_gap: bool) -> int:
+def compact_page(p: Z3Page, frames: PageFrames, geo: Geometry, big_gap: bool) -> int:
     """``z3fold_compact_page``: move the middle buddy's bytes inside the frame.
 
     1. only a middle buddy: move it next to the header, it becomes FIRST and
@@ -168,7 +168,7 @@ def compact_page(p: Z3Page, frame: bytearray, geo: Geometry, big_gap: bool) -> i
     if p.middle_chunks == 0:
         return COMPACT_NONE
     if p.first_chunks == 0 and p.last_chunks == 0:
-        _mchunk_memmove(p, frame, geo.zhdr_chunks)
+        _mchunk_memmove(p, frames, geo.zhdr_chunks)
         p.first_chunks = p.middle_chunks
         p.middle_chunks = 0
         p.start_middle = 0
@@ -180,14 +180,14 @@ def compact_page(p: Z3Page, frame: bytearray, geo: Geometry, big_gap: bool) -> i
     if (p.first_chunks and not p.last_chunks
             and p.start_middle - (p.first_chunks + geo.zhdr_chunks) >= BIG_CHUNK_GAP):
         dst = p.first_chunks + geo.zhdr_chunks
-        _mchunk_memmove(p, frame, dst)
+        _mchunk_memmove(p, frames, dst)
         p.start_middle = dst
         return MIDDLE_DOWN
     if (p.last_chunks and not p.first_chunks
             and TOTAL_CHUNKS - (p.last_chunks + p.start_middle + p.middle_chunks)
             >= BIG_CHUNK_GAP):
         dst = TOTAL_CHUNKS - p.last_chunks - p.middle_chunks
-        _mchunk_memmove(p, frame, dst)
+        _mchunk_memmove(p, frames, dst)
         p.start_middle = dst
         return MIDDLE_UP
     return COMPACT_NONE

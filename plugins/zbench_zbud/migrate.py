@@ -48,10 +48,8 @@ def relocate(pool: ZbudPool, pfn: int, newpfn: int) -> dict[int, int]:
     old -> new direct handles.  The page must be off every list."""
     zhdr = pool.pages.pop(pfn)
     old = zhdr.live_handles()
-    frame = pool.frames.page(newpfn)
-    frame[:] = zhdr.data  # copy_page: header and buddies
+    pool.frames.copy(pfn, 0, newpfn, 0, PAGE_SIZE)  # copy_page: header and buddies
     zhdr.pfn = newpfn
-    zhdr.data = frame
     pool.pages[newpfn] = zhdr
     return dict(zip(old, zhdr.live_handles(), strict=True))
 

@@ -26,12 +26,11 @@ class ZbudHeader:
     """One zbud page: chunk counts of both buddies, the object lengths (kept by the
     caller in the kernel; here so ``read`` knows how much to copy) and list state."""
 
-    __slots__ = ("pfn", "data", "first_chunks", "last_chunks", "first_size", "last_size",
+    __slots__ = ("pfn", "first_chunks", "last_chunks", "first_size", "last_size",
                  "under_reclaim", "on")
 
-    def __init__(self, pfn: int, data: bytearray) -> None:
-        self.pfn = pfn
-        self.data = data  # the frame (kmap of the page)
+    def __init__(self, pfn: int) -> None:
+        self.pfn = pfn  # the frame: header and buddies are in frames.page(pfn)
         self.first_chunks = 0
         self.last_chunks = 0
         self.first_size = 0

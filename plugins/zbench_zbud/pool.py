@@ -131,10 +131,11 @@ class ZbudPool(Allocator):
 
     def set_under_reclaim(self, zhdr: ZbudHeader, value: bool) -> None:
         zhdr.under_reclaim = value
-        zhdr.data[HDR_UNDER_RECLAIM_OFFSET] = int(value)
+        self.frames.write(zhdr.pfn, HDR_UNDER_RECLAIM_OFFSET, b"\x01" if value else b"\x00")
 
     def _sync_header(self, zhdr: ZbudHeader) -> None:
-        _CHUNKS.pack_into(zhdr.data, self._chunks_off, zhdr.first_chunks, zhdr.last_chunks)
+        self.frames.write(zhdr.pfn, self._chunks_off,
+                          _CHUNKS.pack(zhdr.first_chunks, zhdr.last_chunks))
 
     def locate(self, handle: int) -> tuple[ZbudHeader, bool]:
         """handle -> (page header, True for the first buddy); ValueError unless live."""
@@ -176,7 +177,7 @@ class ZbudPool(Allocator):
             first = zhdr.first_chunks == 0
         else:
             pfn = self.frames.alloc(owner="zbud", mobility=self._gfp)
-            zhdr = ZbudHeader(pfn, self.frames.page(pfn))
+            zhdr = ZbudHeader(pfn)
             self.pages[pfn] = zhdr
             self.pages_nr += 1
             first = True
@@ -223,7 +224,7 @@ class ZbudPool(Allocator):
         if len(data) != size:
             raise ValueError(f"zbud: write of {len(data)} bytes to a {size}-byte object")
         off = handle & OFFSET_MASK
-        zhdr.data[off:off + size] = data
+        self.frames.write(zhdr.pfn, off, data)
         self.bytes_written += size
 
     def read(self, handle: int) -> bytes:
@@ -233,7 +234,7 @@ class ZbudPool(Allocator):
         off = handle & OFFSET_MASK
         size = zhdr.first_size if first else zhdr.last_size
         self.bytes_read += size
-        return bytes(zhdr.data[off:off + size])
+        return self.frames.read(zhdr.pfn, off, size)
 
     def obj_location(self, handle: int) -> tuple[int, int]:
         """(pfn, byte offset of the object in that page)."""

@@ -13,6 +13,7 @@ All object bytes live in the :class:`~zbench.PageFrames` frames.
 from __future__ import annotations
 
 import struct
+from itertools import pairwise
 
 from zbench import PAGE_SHIFT, PAGE_SIZE, Mobility, PageFrames
 
@@ -58,26 +59,25 @@ def alloc_zspage(frames: PageFrames, cls: SizeClass, mobility: Mobility) -> ZsPa
 def init_zspage(frames: PageFrames, zspage: ZsPage) -> None:
     """``init_zspage``: link every object slot to the next, in index order."""
     size = zspage.cls.size
-    pack = _U64.pack_into
+    put = frames.put_u64
     last = len(zspage.pfns) - 1
     freeobj = 1
     off = 0
     for page_no, pfn in enumerate(zspage.pfns):
-        page = frames.page(pfn)
         link = off
         off += size
         while off < PAGE_SIZE:
-            pack(page, link, freeobj << OBJ_TAG_BITS)
+            put(pfn, link, freeobj << OBJ_TAG_BITS)
             freeobj += 1
             link += size
             off += size
         # the last (full or partial) object starting in this page points to
         # the first object of the next page, or ends the list
         if page_no < last:
-            pack(page, link, freeobj << OBJ_TAG_BITS)
+            put(pfn, link, freeobj << OBJ_TAG_BITS)
             freeobj += 1
         else:
-            pack(page, link, LINK_END)
+            put(pfn, link, LINK_END)
         off %= PAGE_SIZE
     zspage.freeobj = 0
 
@@ -95,13 +95,12 @@ def obj_malloc(frames: PageFrames, zspage: ZsPage, handle: int) -> tuple[int, in
     offset = obj_idx * cls.size
     pfn = zspage.pfns[offset >> PAGE_SHIFT]
     m_offset = offset & _PAGE_MASK
-    page = frames.page(pfn)
-    link = _U64.unpack_from(page, m_offset)[0]
+    link = frames.get_u64(pfn, m_offset)
     zspage.freeobj = (link >> OBJ_TAG_BITS) & _FREEOBJ_MASK
     if cls.huge:
         zspage.huge_handle = handle | OBJ_ALLOCATED_TAG
     else:
-        _U64.pack_into(page, m_offset, handle | OBJ_ALLOCATED_TAG)
+        frames.put_u64(pfn, m_offset, handle | OBJ_ALLOCATED_TAG)
     zspage.inuse += 1
     return pfn, obj_idx
 
@@ -113,7 +112,7 @@ def obj_free(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int) -> None
         zspage.huge_handle = 0
     else:
         f_offset = (obj_idx * cls.size) & _PAGE_MASK
-        _U64.pack_into(frames.page(pfn), f_offset, zspage.freeobj << OBJ_TAG_BITS)
+        frames.put_u64(pfn, f_offset, zspage.freeobj << OBJ_TAG_BITS)
     zspage.freeobj = obj_idx
     zspage.inuse -= 1
 
@@ -123,32 +122,30 @@ def obj_write(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int, data: 
     in two parts when the object spans two pages."""
     cls = zspage.cls
     n = len(data)
-    page = frames.page(pfn)
     if cls.huge:
-        page[0:n] = data
+        frames.write(pfn, 0, data)
         return
     off = ((obj_idx * cls.size) & _PAGE_MASK) + ZS_HANDLE_SIZE
     first = PAGE_SIZE - off
     if n <= first:
-        page[off:off + n] = data
+        frames.write(pfn, off, data)
         return
-    page[off:PAGE_SIZE] = data[:first]
+    frames.write(pfn, off, data[:first])
     nxt = zspage.pfns[((obj_idx * cls.size) >> PAGE_SHIFT) + 1]
-    frames.page(nxt)[0:n - first] = data[first:]
+    frames.write(nxt, 0, data[first:])
 
 
 def obj_read(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int, n: int) -> bytes:
     """``zs_obj_read_begin`` (or ``zs_map_object``): the object's ``n`` bytes."""
     cls = zspage.cls
-    page = frames.page(pfn)
     if cls.huge:
-        return bytes(page[0:n])
+        return frames.read(pfn, 0, n)
     off = ((obj_idx * cls.size) & _PAGE_MASK) + ZS_HANDLE_SIZE
     first = PAGE_SIZE - off
     if n <= first:
-        return bytes(page[off:off + n])
+        return frames.read(pfn, off, n)
     nxt = zspage.pfns[((obj_idx * cls.size) >> PAGE_SHIFT) + 1]
-    return bytes(page[off:PAGE_SIZE]) + bytes(frames.page(nxt)[0:n - first])
+    return frames.read(pfn, off, first) + frames.read(nxt, 0, n - first)
 
 
 def _slot_spans(zspage: ZsPage, obj_idx: int) -> list[tuple[int, int, int]]:
@@ -166,13 +163,21 @@ def _slot_spans(zspage: ZsPage, obj_idx: int) -> list[tuple[int, int, int]]:
 def zs_object_copy(frames: PageFrames, dst: ZsPage, d_idx: int, src: ZsPage, s_idx: int) -> None:
     """``zs_object_copy``: copy ``class->size`` bytes (header included) from the
     source slot to the destination slot, each side possibly split over two pages."""
-    data = b"".join(
-        bytes(frames.page(pfn)[off:off + n]) for pfn, off, n in _slot_spans(src, s_idx)
-    )
-    pos = 0
-    for pfn, off, n in _slot_spans(dst, d_idx):
-        frames.page(pfn)[off:off + n] = data[pos:pos + n]
-        pos += n
+    s_spans, d_spans = _slot_spans(src, s_idx), _slot_spans(dst, d_idx)
+    cuts = sorted({0, s_spans[0][2], d_spans[0][2], src.cls.size})
+    for lo, hi in pairwise(cuts):  # the pieces between either side's page break
+        s_pfn, s_off = _at(s_spans, lo)
+        d_pfn, d_off = _at(d_spans, lo)
+        frames.copy(s_pfn, s_off, d_pfn, d_off, hi - lo)
+
+
+def _at(spans: list[tuple[int, int, int]], pos: int) -> tuple[int, int]:
+    """(pfn, offset) of byte ``pos`` of a slot split into ``spans``."""
+    pfn, off, n = spans[0]
+    if pos < n:
+        return pfn, off + pos
+    pfn, off, _ = spans[1]
+    return pfn, off + pos - n
 
 
 def find_alloced_obj(
@@ -184,11 +189,11 @@ def find_alloced_obj(
     size = cls.size
     huge = cls.huge
     offset = cls.first_obj_offset[page_no] + size * index
-    page = frames.page(zspage.pfns[page_no])
-    unpack = _U64.unpack_from
+    pfn = zspage.pfns[page_no]
+    get = frames.get_u64
     while offset < PAGE_SIZE:
         # obj_allocated(): a huge page keeps the tagged handle in page->index
-        head = zspage.huge_handle if huge else unpack(page, offset)[0]
+        head = zspage.huge_handle if huge else get(pfn, offset)
         if head & OBJ_ALLOCATED_TAG:
             return head & ~OBJ_ALLOCATED_TAG, index
         offset += size
