@@ -37,8 +37,17 @@ class Allocator(abc.ABC):
     frontend: ClassVar[str | None] = None
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        self.options = options
+        self.options = self.coerce_options(options)
         self.frames = frames
+
+    @classmethod
+    def coerce_options(cls, options: PluginOptions) -> Any:
+        """``options`` as an instance of this class's ``Options`` (a plain
+        ``PluginOptions`` or another model's fields are validated into it), so a
+        constructor or classmethod can rely on the type."""
+        if isinstance(options, cls.Options):
+            return options
+        return cls.Options.model_validate(options.model_dump())
 
     # -- identity ---------------------------------------------------------
     @property

@@ -46,11 +46,6 @@ class AspaceOptions(PluginOptions):
                                             description="the backend allocator's options")
 
 
-def _as_options(options: PluginOptions) -> AspaceOptions:
-    if isinstance(options, AspaceOptions):
-        return options
-    return AspaceOptions.model_validate(options.model_dump())
-
 
 class AspacePool(Allocator):
     """Pool pages of the address_space zswap (Seth Jennings' proposal, Sep 2013)."""
@@ -61,7 +56,7 @@ class AspacePool(Allocator):
     frontend: ClassVar[str | None] = "zswap-aspace"
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = _as_options(options)
+        opts = self.coerce_options(options)
         super().__init__(opts, frames)
         self.variant = opts.variant
         self.backend: Allocator | None = None

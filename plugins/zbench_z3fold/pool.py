@@ -46,11 +46,6 @@ SIMPLIFICATIONS = (
 )
 
 
-def _as_options(options: PluginOptions) -> Z3Options:
-    if isinstance(options, Z3Options):
-        return options
-    return Z3Options.model_validate(options.model_dump())
-
 
 class Z3foldPool(Allocator):
     """z3fold: up to three buddies per page, headless pages, in-page compaction."""
@@ -60,7 +55,7 @@ class Z3foldPool(Allocator):
     Options = Z3Options
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = _as_options(options)
+        opts = self.coerce_options(options)
         super().__init__(opts, frames)
         self.rules = r = Z3Rules.for_options(opts)
         self.geo = r.geometry
@@ -306,8 +301,8 @@ class Z3foldPool(Allocator):
 
     @classmethod
     def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:
-        return stats.describe_rows(_as_options(options))
+        return stats.describe_rows(cls.coerce_options(options))
 
     @classmethod
     def describe_summary(cls, options: PluginOptions) -> dict[str, Any]:
-        return stats.describe_summary(_as_options(options))
+        return stats.describe_summary(cls.coerce_options(options))

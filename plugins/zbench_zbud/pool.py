@@ -41,11 +41,6 @@ SIMPLIFICATIONS = (
 _CHUNKS = struct.Struct("<II")  # first_chunks, last_chunks (unsigned int)
 
 
-def _as_options(options: PluginOptions) -> ZbudOptions:
-    if isinstance(options, ZbudOptions):
-        return options
-    return ZbudOptions.model_validate(options.model_dump())
-
 
 class ZbudPool(Allocator):
     """zbud: at most two objects ("buddies") per page, first-fit over free-chunk lists."""
@@ -55,7 +50,7 @@ class ZbudPool(Allocator):
     Options = ZbudOptions
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = _as_options(options)
+        opts = self.coerce_options(options)
         super().__init__(opts, frames)
         self.rules = ZbudRules.for_options(opts)
         self._max = self.rules.max_size
@@ -319,8 +314,8 @@ class ZbudPool(Allocator):
 
     @classmethod
     def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:
-        return stats.describe_rows(ZbudRules.for_options(_as_options(options)))
+        return stats.describe_rows(ZbudRules.for_options(cls.coerce_options(options)))
 
     @classmethod
     def describe_summary(cls, options: PluginOptions) -> dict[str, Any]:
-        return stats.describe_summary(ZbudRules.for_options(_as_options(options)))
+        return stats.describe_summary(ZbudRules.for_options(cls.coerce_options(options)))

@@ -46,11 +46,6 @@ def _crosses(cls: SizeClass, obj_idx: int, n: int) -> bool:
     return not cls.huge and ((obj_idx * cls.size) & (PAGE_SIZE - 1)) + n > PAGE_SIZE
 
 
-def _as_options(options: PluginOptions) -> ZsOptions:
-    if isinstance(options, ZsOptions):
-        return options
-    return ZsOptions.model_validate(options.model_dump())
-
 
 class ZsPool(Allocator):
     """zsmalloc: size classes of multi-page zspages, indirect handles, compaction."""
@@ -60,7 +55,7 @@ class ZsPool(Allocator):
     Options = ZsOptions
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = _as_options(options)
+        opts = self.coerce_options(options)
         super().__init__(opts, frames)
         self.rules = ZsRules.for_options(opts)
         self.fullness = make_fullness(self.rules.fullness)
@@ -278,11 +273,11 @@ class ZsPool(Allocator):
 
     @classmethod
     def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:
-        return stats.describe_rows(_as_options(options))
+        return stats.describe_rows(cls.coerce_options(options))
 
     @classmethod
     def describe_summary(cls, options: PluginOptions) -> dict[str, Any]:
-        return stats.describe_summary(_as_options(options))
+        return stats.describe_summary(cls.coerce_options(options))
 
     def obj_header(self, handle: int) -> int:
         """The tagged handle stored for the object: its first 8 bytes in the frame,
