@@ -46,7 +46,6 @@ class AspaceOptions(PluginOptions):
                                             description="the backend allocator's options")
 
 
-
 class AspacePool(Allocator):
     """Pool pages of the address_space zswap (Seth Jennings' proposal, Sep 2013)."""
 
@@ -56,8 +55,8 @@ class AspacePool(Allocator):
     frontend: ClassVar[str | None] = "zswap-aspace"
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = self.coerce_options(options)
-        super().__init__(opts, frames)
+        super().__init__(options, frames)  # coerces to this class's Options
+        opts = self.options
         self.variant = opts.variant
         self.backend: Allocator | None = None
         self.sizes: dict[int, int] = {}  # one-per-page: pfn -> object size

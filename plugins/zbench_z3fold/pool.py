@@ -46,7 +46,6 @@ SIMPLIFICATIONS = (
 )
 
 
-
 class Z3foldPool(Allocator):
     """z3fold: up to three buddies per page, headless pages, in-page compaction."""
 
@@ -55,8 +54,8 @@ class Z3foldPool(Allocator):
     Options = Z3Options
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = self.coerce_options(options)
-        super().__init__(opts, frames)
+        super().__init__(options, frames)  # coerces to this class's Options
+        opts = self.options
         self.rules = r = Z3Rules.for_options(opts)
         self.geo = r.geometry
         self._indirect = r.indirect_handles

@@ -41,7 +41,6 @@ SIMPLIFICATIONS = (
 _CHUNKS = struct.Struct("<II")  # first_chunks, last_chunks (unsigned int)
 
 
-
 class ZbudPool(Allocator):
     """zbud: at most two objects ("buddies") per page, first-fit over free-chunk lists."""
 
@@ -50,8 +49,8 @@ class ZbudPool(Allocator):
     Options = ZbudOptions
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = self.coerce_options(options)
-        super().__init__(opts, frames)
+        super().__init__(options, frames)  # coerces to this class's Options
+        opts = self.options
         self.rules = ZbudRules.for_options(opts)
         self._max = self.rules.max_size
         self._chunks_off = self.rules.chunks_offset

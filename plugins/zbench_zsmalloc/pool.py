@@ -46,7 +46,6 @@ def _crosses(cls: SizeClass, obj_idx: int, n: int) -> bool:
     return not cls.huge and ((obj_idx * cls.size) & (PAGE_SIZE - 1)) + n > PAGE_SIZE
 
 
-
 class ZsPool(Allocator):
     """zsmalloc: size classes of multi-page zspages, indirect handles, compaction."""
 
@@ -55,8 +54,8 @@ class ZsPool(Allocator):
     Options = ZsOptions
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
-        opts = self.coerce_options(options)
-        super().__init__(opts, frames)
+        super().__init__(options, frames)  # coerces to this class's Options
+        opts = self.options
         self.rules = ZsRules.for_options(opts)
         self.fullness = make_fullness(self.rules.fullness)
         self.table = build_class_table(
