@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
@@ -34,6 +35,13 @@ def make_pages(n: int, seed: int = 0) -> bytes:
             page = b"".join(chunks)[:4096]
         out += page
     return bytes(out)
+
+
+# UML kernels take minutes to build: the tests use the ones built outside them (the
+# environment's cache, as `zbench kernel build` left it), while every other cache is
+# a fresh one per test session
+os.environ.setdefault("ZBENCH_UML_KERNELS", str(
+    Path(os.environ.get("ZBENCH_CACHE") or Path.home() / ".cache" / "zbench") / "uml" / "kernels"))
 
 
 @pytest.fixture(autouse=True)

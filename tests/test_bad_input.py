@@ -155,3 +155,12 @@ def test_results_are_not_half_written_on_failure(tmp_path: Path, dump: Path) -> 
     out = tmp_path / "out"
     assert_one_line_error(["run", str(s), "--out", str(out)], "workloads[1].name")
     assert not out.exists()
+
+
+def test_unknown_reporter_and_bad_reporter_options(tmp_path: Path, dump: Path) -> None:
+    s = suite(tmp_path, GOOD.format(dump=dump) + "reports: [nope]\n")
+    assert_one_line_error(["run", str(s)], str(s), "reports[0].name", "nope")
+    s = suite(tmp_path, GOOD.format(dump=dump)
+              + "reports: [{name: kernel-latency, options: {boots: 0}}]\n")
+    assert_one_line_error(["run", str(s)], str(s), "reports[0].options", "boots")
+    assert not (tmp_path / "reports").exists()

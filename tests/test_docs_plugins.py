@@ -76,7 +76,8 @@ def test_every_hook_is_documented_with_its_exact_signature() -> None:
         assert f"`{signature(fn)}`" in TEXT, signature(fn)
 
 
-PUBLIC_BASES = [zbench.Allocator, zbench.FrontEnd, zbench.Compressor, zbench.Workload]
+PUBLIC_BASES = [zbench.Allocator, zbench.FrontEnd, zbench.Compressor, zbench.Workload,
+                zbench.Reporter]
 
 
 def members(cls: type) -> list[tuple[str, Any]]:
@@ -189,10 +190,13 @@ def test_workload_example(tmp_path: Path) -> None:
     assert [p["label"] for p in res["cases"][0]["phases"]] == ["stored", "half freed"]
 
 
-def test_reporter_example_loads() -> None:
-    reg, _ = load_example("register_reporters")
+def test_reporter_example_loads_and_renders() -> None:
+    reg, mod = load_example("register_reporters")
     rec = next(p for p in reg.plugins if p.name == "example-register_reporters")
-    assert rec.status == "ok" and rec.provides == []
+    assert rec.status == "ok" and rec.provides == [("reporter", "case-count")]
+    results = {"cases": [{"skipped": "no"}, {"metrics": {}}]}
+    record = mod.CaseCount(zbench.PluginOptions()).collect(results, Path("."), print)
+    assert mod.CaseCount.render(record, "simple") == ("1 of 2 cases ran", "")
 
 
 def test_command_example() -> None:

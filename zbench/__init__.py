@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zbench.allocator import Allocator, Metrics
+from zbench.allocator import Allocator, Finished, Metrics
+from zbench.compcache import cache_dir
 from zbench.compressor import Compressor
 from zbench.dump import Dump, default_dump_path, load_dump
 from zbench.errors import (
@@ -36,6 +37,8 @@ from zbench.movable import NOT_MOVABLE, MigrateResult, ReclaimResult
 from zbench.options import PluginOptions
 from zbench.pagefill import same_filled_word
 from zbench.radix import RadixTree
+from zbench.reporter import Reporter
+from zbench.significance import welch_p
 from zbench.workload import Op, OpKind, Workload, WorkloadOptions
 
 
@@ -71,6 +74,7 @@ __all__ = [
     "Dump",
     "DumpError",
     "FrameInfo",
+    "Finished",
     "FrontEnd",
     "KernelVersion",
     "Metrics",
@@ -84,17 +88,20 @@ __all__ = [
     "PluginError",
     "PluginOptions",
     "RadixTree",
+    "Reporter",
     "ReclaimResult",
     "UserError",
     "VerifyError",
     "Workload",
     "WorkloadOptions",
     "ZbenchError",
+    "cache_dir",
     "default_dump_path",
     "get_plugin_class",
     "hookimpl",
     "load_dump",
     "run_suite",
     "same_filled_word",
+    "welch_p",
     "__version__",
 ]

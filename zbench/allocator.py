@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from zbench.frames import Mobility, PageFrames
 from zbench.movable import NOT_MOVABLE, MigrateResult, failed
 from zbench.options import PluginOptions
 
 Metrics = dict[str, int | float]
+
+
+class Finished(TypedDict, total=False):
+    """What :meth:`Allocator.finish` returns: figures measured outside the model."""
+
+    metrics: Metrics
+    phases: list[Metrics]
 
 
 class Allocator(abc.ABC):
@@ -194,6 +201,18 @@ class Allocator(abc.ABC):
     def stats(self) -> Metrics:
         """Allocator-specific metrics, under the kernel's names where it has them."""
         return {}
+
+    def phase(self, label: str) -> None:
+        """The workload ended the phase ``label`` (its figures are being taken)."""
+        return None
+
+    def finish(self) -> Finished | None:
+        """Called once after the workload (and its verification): an allocator whose
+        figures come from elsewhere (real kernel code run on the recorded operations)
+        returns them here.  ``metrics`` win over the model's final metrics and each
+        ``phases`` entry is merged into the phase of the same index.  ``None``: the
+        model's own figures stand (the default)."""
+        return None
 
     @classmethod
     def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:

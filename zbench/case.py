@@ -245,6 +245,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
                 check_all()
             continue
         elif kind is OpKind.PHASE:
+            frontend.phase(op.label)
             phases.append({"label": op.label, "operations": ops,
                            "pool_pages": allocator.pool_pages(), **frontend.metrics()})
             continue
@@ -253,6 +254,9 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
             progress(ops)
     if case.verify:
         check_all()
+    real = frontend.finish() or {}
+    for phase, extra in zip(phases, real.get("phases", []), strict=False):
+        phase.update(extra)
 
     m: dict[str, int | float] = {}
     m.update(allocator.stats())
@@ -268,6 +272,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
         "verified_loads": verified,
     })
     m.update(frontend.metrics())  # a front end that measures the pool (the kernel) wins
+    m.update(real.get("metrics", {}))  # so does real code run on the recorded operations
     if m["slot_bytes"] is None:
         del m["slot_bytes"]
     m.update(derive(m, PAGE_SIZE))

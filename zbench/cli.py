@@ -155,6 +155,11 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         from zbench.latency import run_timing
 
         results["timing"] = run_timing(s, plan, out_dir, preset or "suite")
+    if s.reports:
+        from zbench.reporter import run_reports
+
+        results["reports"] = run_reports(s.reports, results, out_dir,
+                                         lambda m: click.echo(m, err=True))
     res_path, rep_path = write_run(results, out_dir)
     finish_run(out_dir)
     timing_failed = [t["id"] for t in results.get("timing", []) if t.get("error")]
@@ -177,6 +182,13 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         click.echo("\nLatency per page in µs (pyperf mean ± std; p50 / p99 per operation; "
                    "share of the time in the compressor)\n")
         click.echo(lt)
+    from zbench.reporter import sections
+
+    for title, table, note in sections(results, "simple"):
+        click.echo(f"\n{title}\n")
+        click.echo(table)
+        if note:
+            click.echo(note)
     zt = zswap_table(results)
     if zt:
         click.echo("\nzswap counters\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from typing import ClassVar, Protocol
 
-from zbench.allocator import Allocator, Metrics
+from zbench.allocator import Allocator, Finished, Metrics
 from zbench.compressor import Compressor
 from zbench.movable import MigrateResult, ReclaimResult
 from zbench.options import PluginOptions
@@ -133,6 +133,15 @@ class FrontEnd(abc.ABC):
         """Reclaim up to ``nr_pages`` pool pages through an LRU of pool pages and their
         ``writepage``; ``None`` when the front end's pages are on no such LRU."""
         return None
+
+    def phase(self, label: str) -> None:
+        """The workload ended the phase ``label``; the default tells the allocator."""
+        self.allocator.phase(label)
+
+    def finish(self) -> Finished | None:
+        """After the workload: figures measured outside the models (see
+        ``Allocator.finish``); the default asks the allocator."""
+        return self.allocator.finish()
 
     def close(self) -> None:
         """Release what the front end holds outside Python (devices); called once, always."""

@@ -39,7 +39,8 @@ def register_workloads(register: Callable[[type], None]) -> None:
 
 @hookspec
 def register_reporters(register: Callable[[type], None]) -> None:
-    """Register reporter classes (reserved: not called by zbench 0.1 yet)."""
+    """Register reporter classes (subclasses of ``zbench.Reporter``): sections a suite
+    asks for under ``reports:``."""
 
 
 @hookspec

@@ -22,6 +22,7 @@ from zbench.allocator import Allocator
 from zbench.compressor import Compressor
 from zbench.errors import PluginError
 from zbench.frontend import FrontEnd
+from zbench.reporter import Reporter
 from zbench.workload import Workload
 
 GROUP = "zbench"
@@ -34,6 +35,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "frontend": ("register_frontends", FrontEnd),
     "compressor": ("register_compressors", Compressor),
     "workload": ("register_workloads", Workload),
+    "reporter": ("register_reporters", Reporter),
 }
 
 

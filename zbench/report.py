@@ -48,6 +48,9 @@ def _tables(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
     lt = latency_table(results, fmt)
     if lt:
         out.append(("Latency", lt, LATENCY_NOTE))
+    from zbench.reporter import sections
+
+    out += sections(results, fmt)
     zt = zswap_table(results, fmt)
     if zt:
         out.append(("zswap counters", zt, ""))

@@ -12,7 +12,7 @@ from typing import Any
 from zbench.case import Case, Part
 from zbench.distributions import size_distributions
 from zbench.dump import Dump, load_dump
-from zbench.errors import UserError
+from zbench.errors import CaseSkipped, UserError
 from zbench.executors import Execution, run_cases
 from zbench.frames import PageFrames
 from zbench.options import parse_options
@@ -87,6 +87,8 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
     parts = {kind: [_part(registry, kind, fld, i, ref, where)
                     for i, ref in enumerate(getattr(suite, fld))]
              for kind, fld in KIND_FIELDS}
+    for i, ref in enumerate(suite.reports):  # checked now, collected after the cases
+        _part(registry, "reporter", "reports", i, ref, where)
     dumps: dict[Path, Dump] = {}
     for i, d in enumerate(suite.dumps):
         p = Path(d) if Path(d).is_absolute() else base / d
@@ -112,8 +114,12 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
                         fe_used = own[alloc.cls.frontend]
                     else:
                         fe_used = fe
-                    probe = alloc.cls(alloc.options, PageFrames())
-                    reason = fe_used.cls.supports(probe) or ""
+                    try:
+                        probe = alloc.cls(alloc.options, PageFrames())
+                    except CaseSkipped as exc:  # e.g. real code that is not at hand
+                        reason = str(exc)
+                    else:
+                        reason = fe_used.cls.supports(probe) or ""
                     for wl in parts["workload"]:
                         if _excluded(suite, dump, comp, fe_used, alloc, wl):
                             continue

@@ -84,9 +84,10 @@ class Suite(BaseModel):
         default_factory=list)
     timing: TimingSpec | None = None  # latency under pyperf (zbench/timing.py)
     exclude: list[Exclusion] = Field(default_factory=list)  # combinations left out
+    reports: list[PluginRef] = Field(default_factory=list)  # reporter plugins' sections
 
     _normalise = field_validator(
-        "compressors", "frontends", "allocators", "workloads", mode="before"
+        "compressors", "frontends", "allocators", "workloads", "reports", mode="before"
     )(_refs)
     _timing = field_validator("timing", mode="before")(timing_field)
 

@@ -163,6 +163,10 @@ def report_markdown(results: dict[str, Any]) -> str:
     lt = latency_table(results, "github")
     if lt:
         lines += ["## Latency", "", lt, "", LATENCY_NOTE, ""]
+    from zbench.reporter import sections
+
+    for title, table, note in sections(results, "github"):
+        lines += [f"## {title}", "", table, ""] + ([note, ""] if note else [])
     zt = zswap_table(results, "github")
     if zt:
         lines += ["## zswap counters", "", zt, "",

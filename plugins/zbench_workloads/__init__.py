@@ -1,4 +1,5 @@
-"""Built-in workloads: ``fill``, ``churn``, ``zipf``, ``pressure``, ``replay`` and ``migrate``."""
+"""Built-in workloads: ``fill``, ``churn``, ``zipf``, ``pressure``, ``replay``, ``migrate``
+and ``zsmalloc-test``."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from zbench_workloads.migrate import Migrate
 from zbench_workloads.pressure import Pressure
 from zbench_workloads.replay import Replay
 from zbench_workloads.zipf import Zipf
+from zbench_workloads.zstest import ZsmallocTest
 
 
 @hookimpl
 def register_workloads(register: Callable[[type], None]) -> None:
-    for cls in (Fill, Churn, Zipf, Pressure, Replay, Migrate):
+    for cls in (Fill, Churn, Zipf, Pressure, Replay, Migrate, ZsmallocTest):
         register(cls)

@@ -181,12 +181,31 @@ def validate(dump_path: Path, algorithm: str, discard_pct: float, seed: int,
 @click.option("--save-sizes/--no-save-sizes", default=True, show_default=True,
               help="Keep the kernel's per-page sizes beside the dump (<dump>.ksizes.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def validate_cmd(dump_path: Path | None, algorithm: str, discard_pct: float, seed: int,
-                 max_error: float, save_sizes: bool, as_json: bool) -> None:
+@click.option("--backend", type=click.Choice(["zram", "uml"]), default="zram",
+              show_default=True,
+              help="zram: the running kernel's zram; uml: every model against the real code "
+                   "of a user-mode Linux kernel (the same as 'zbench kernel validate').")
+@click.option("--kernel", default="6.12", show_default=True,
+              help="With --backend uml: the UML kernel's version.")
+@click.pass_context
+def validate_cmd(ctx: click.Context, dump_path: Path | None, algorithm: str,
+                 discard_pct: float, seed: int, max_error: float, save_sizes: bool,
+                 as_json: bool, backend: str, kernel: str) -> None:
     """Run a dump through the running kernel's zram and through the zram+zsmalloc models
     (with the kernel's rules) and show pool pages after fill, discard and compaction side
     by side. Needs root and zram; elsewhere it says why and exits 0. Exit 1 when the
-    kernel-size model's pool-size error passes --max-error."""
+    kernel-size model's pool-size error passes --max-error.  --backend uml hands over to
+    'zbench kernel validate'."""
+    if backend == "uml":
+        root = ctx.find_root()
+        group = root.command.get_command(root, "kernel")  # type: ignore[attr-defined]
+        cmd = group.get_command(root, "validate") if isinstance(group, click.Group) else None
+        if cmd is None:
+            raise UserError("--backend uml: needs the uml plugin (zbench kernel validate), "
+                            "which is not loaded")
+        ctx.invoke(cmd, kernel=kernel, dump=dump_path, compressor=algorithm, seed=seed,
+                   max_error=max_error, as_json=as_json)
+        return
     path = dump_path or default_dump_path()
     if not path.exists():
         raise UserError(f"--dump: {path}: no such file")

@@ -26,7 +26,7 @@ from zbench import (
     same_filled_word,
 )
 
-from .rules import MAX_RECLAIM_RETRIES, ZBUD_RECLAIM_RETRIES, rules_for
+from .rules import MAX_RECLAIM_RETRIES, MAX_RECLAIM_RETRIES_612, ZBUD_RECLAIM_RETRIES, rules_for
 
 HEADER = 8  # struct zswap_header { swp_entry_t swpentry; }
 #: zpool drivers that were in the kernel tree: each only where rules.backends has it; any
@@ -38,6 +38,8 @@ class ZswapOptions(PluginOptions):
     kernel: KernelVersion = Field(KernelVersion("6.14"),
                                   description="kernel whose zswap rules apply")
     ram_mb: int = Field(128, ge=1, description="simulated RAM (totalram_pages) in MiB")
+    ram_pages: int | None = Field(None, ge=1, description="totalram_pages exactly (wins "
+                                  "over ram_mb): a real machine's MemTotal / 4 KiB")
     max_pool_percent: int = Field(20, ge=0, le=100)
     accept_threshold_percent: int = Field(90, ge=0, le=100, description="hysteresis (5.6+)")
     exclusive_loads: bool | None = Field(None, description="default: on from 6.9, off before")
@@ -79,7 +81,8 @@ class Zswap(FrontEnd):
         evictable = allocator.evictable()
         self.hlen = HEADER if r.header == "always" or (r.header == "evictable" and evictable) \
             else 0
-        self.max_pages = options.ram_mb * 256 * options.max_pool_percent // 100
+        ram = options.ram_pages or options.ram_mb * 256
+        self.max_pages = ram * options.max_pool_percent // 100  # zswap_max_pages()
         self.accept_pages = self.max_pages * options.accept_threshold_percent // 100
         self.tree: dict[int, _Entry] = {}
         self.lru: OrderedDict[int, None] = OrderedDict()  # zswap's own LRU: oldest first
@@ -87,6 +90,7 @@ class Zswap(FrontEnd):
         self.swap_device: dict[int, bytes] = {}  # rejected and written-back pages
         self.ram: dict[int, bytes] = {}  # exclusively loaded pages, dirty in the swap cache
         self.zeromap: set[int] = set()  # >= 6.12: zero pages the swap layer kept
+        self.referenced: set[int] = set()  # >= 6.12: LRU entries with the referenced bit
         self.reached_full = False
         self.c = dict.fromkeys(COUNTERS, 0)
         self.same_filled_pages = 0
@@ -101,8 +105,9 @@ class Zswap(FrontEnd):
     @property
     def simplifications(self) -> str:
         return ("one swap type and one pool; the shrink worker runs synchronously after the "
-                "store that queued it; no memcg limits, no shrinker (6.8+), no second-chance "
-                "bit (6.12+); zsmalloc's 6.2-6.4 LRU is not modelled (not evictable)")
+                "store that queued it; no memcg limits, no shrinker (6.8+; its memcg "
+                "walk is the root's alone, as with memcg disabled); zsmalloc's 6.2-6.4 LRU "
+                "is not modelled (not evictable)")
 
     # -- limits -----------------------------------------------------------
     def _pool_pages(self) -> int:
@@ -124,7 +129,7 @@ class Zswap(FrontEnd):
             self.c["duplicate_entry"] += 1
         self._drop(offset)
         if not self._admit():
-            self.swap_device[offset] = page.data
+            self._reject(offset, page.data)
             return
         data = page.data
         word = same_filled_word(data)
@@ -141,15 +146,21 @@ class Zswap(FrontEnd):
         if len(comp) >= PAGE_SIZE and self.rules.store_incompressible:
             comp, raw = data, True
         elif len(comp) > PAGE_SIZE and self.rules.dst_limit_page:
-            self.c["reject_compress_poor"] += 1  # the compressor's -ENOSPC
-            self.swap_device[offset] = data
+            # the output does not fit the PAGE_SIZE destination: lz4, zstd, lzo and
+            # deflate return -EINVAL (crypto/lz4.c __lz4_compress_crypto and the
+            # like), counted as reject_compress_fail; only 842 returns -ENOSPC
+            # (lib/842/842_compress.c), counted as reject_compress_poor (zswap_compress;
+            # checked against 6.12 in user-mode Linux, docs/kernel.md)
+            poor = self._algorithm() == "842"
+            self.c["reject_compress_poor" if poor else "reject_compress_fail"] += 1
+            self._reject(offset, data)
             return
         size = len(comp) + self.hlen
         try:
             handle = self.allocator.malloc_keyed(size, offset)  # keyed: the 2013 zbud series
         except AllocationError as exc:
             self.c["reject_compress_poor" if exc.code == "ENOSPC" else "reject_alloc_fail"] += 1
-            self.swap_device[offset] = data
+            self._reject(offset, data)
             return
         header = offset.to_bytes(HEADER, "little") if self.hlen else b""
         self.allocator.write(handle, header + comp)
@@ -157,14 +168,57 @@ class Zswap(FrontEnd):
         self.by_handle[handle] = offset
         if self.rules.zswap_lru:
             self.lru[offset] = None  # list_add at the head = newest
+            self.referenced.add(offset)  # entry->referenced = true (6.12+)
         self.compressed_bytes += len(comp)
         self.object_bytes += size
         self.c["stored_incompressible_pages"] += raw
         self.pool_max = max(self.pool_max, self._pool_pages())
 
+    def _algorithm(self) -> str:
+        """The kernel crypto algorithm the case's compressor stands for."""
+        return str(getattr(self.compressor.options, "algorithm", None) or self.compressor.name)
+
+    def _reject(self, offset: int, data: bytes) -> None:
+        """The store failed: the page goes to the swap device; from 6.12 every rejection
+        queues the shrink worker while the pool is full (zswap_store's ``reject:``)."""
+        self.swap_device[offset] = data
+        if self.rules.shrink == "second-chance" and self.reached_full:
+            self._second_chance_worker()
+
+    def _check_limits(self) -> bool:
+        """zswap_check_limits (6.12): True while the pool is full (reject)."""
+        cur = self._pool_pages()
+        if cur >= self.max_pages:
+            self.c["pool_limit_hit"] += 1
+            self.reached_full = True
+        elif self.reached_full and cur <= self.accept_pages:
+            self.reached_full = False
+        return self.reached_full
+
+    def _second_chance_worker(self) -> None:
+        """shrink_worker (6.12) with memcg disabled: shrink_memcg(NULL) walks one entry of
+        the LRU a time, oldest first; a referenced one is rotated (the bit cleared, a
+        failure), an unreferenced one written back; until the pool is at most the accept
+        threshold or MAX_RECLAIM_RETRIES failures."""
+        failures = 0
+        while self.lru:  # do { ... } while (zswap_total_pages() > thr): one try at least
+            offset = next(iter(self.lru))
+            if offset in self.referenced:  # shrink_memcg_cb: LRU_ROTATE, -EAGAIN
+                self.referenced.discard(offset)
+                self.lru.move_to_end(offset)
+                failures += 1
+                if failures == MAX_RECLAIM_RETRIES_612:
+                    break
+            else:
+                self._writeback(offset)
+            if self._pool_pages() <= self.accept_pages:
+                break
+
     def _admit(self) -> bool:
         """The pool-limit part of zswap_store: False = rejected (page goes to swap)."""
         r = self.rules
+        if r.shrink == "second-chance":
+            return not self._check_limits()
         if self._is_full():
             self.c["pool_limit_hit"] += 1
             if r.shrink == "sync":
@@ -270,6 +324,7 @@ class Zswap(FrontEnd):
             self.zeromap.discard(offset)
             return
         self.lru.pop(offset, None)
+        self.referenced.discard(offset)
         if e.value is not None:
             self.same_filled_pages -= 1
             return

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from zbench import KernelVersion
 
 MAX_RECLAIM_RETRIES = 14  # shrink_worker's retry bound (6.5+)
+#: 6.12's shrink_worker counts its failures against mm/internal.h's MAX_RECLAIM_RETRIES
+MAX_RECLAIM_RETRIES_612 = 16
 ZBUD_RECLAIM_RETRIES = 8  # zpool_shrink -> zbud/z3fold_reclaim_page(pool, 8)
 
 
@@ -28,13 +30,19 @@ class ZswapRules:
     duplicate_counter: bool  # duplicate_entry exists (<= 6.8)
     #: "sync": reclaim one page inside the store, then store (< 5.6);
     #: "worker-one": reject, the shrink worker reclaims one page (5.6-6.4);
-    #: "worker-loop": reject, the worker reclaims until below the accept threshold (>= 6.5)
+    #: "worker-loop": reject, the worker reclaims until below the accept threshold (6.5+);
+    #: "second-chance" (>= 6.12): zswap_check_limits (full at pool >= max, accepting
+    #: again at <= the threshold), every rejected store queues the worker while full,
+    #: and the worker gives a referenced entry a second chance (clears the bit and
+    #: rotates it, a failure) before writing entries back, until the threshold or
+    #: MAX_RECLAIM_RETRIES failures ("mm: zswap: implement a second chance algorithm
+    #: for dynamic zswap shrinker"; checked against 6.12 in user-mode Linux)
     shrink: str
     hysteresis: bool  # accept_threshold_percent (>= 5.6)
     zswap_lru: bool  # zswap owns an LRU of entries (>= 6.5), else the backend's page LRU
     exclusive_allowed: bool  # zswap.exclusive_loads exists (6.5-6.8) or is always on (>= 6.9)
     exclusive_default: bool
-    dst_limit_page: bool  # compressor output limited to PAGE_SIZE: bigger is ENOSPC (>= 6.9)
+    dst_limit_page: bool  # compressor output limited to PAGE_SIZE: bigger fails (>= 6.9)
     compress_fail_counter: bool  # reject_compress_fail (>= 6.6)
     store_incompressible: bool  # store pages that do not compress raw (>= 6.18)
     backends: frozenset[str]  # zpool backends this version offered
@@ -73,7 +81,8 @@ def rules_for(k: KernelVersion) -> ZswapRules:
         same_filled=same,
         header=header,
         duplicate_counter=k < "6.9",
-        shrink="sync" if k < "5.6" else ("worker-one" if k < "6.5" else "worker-loop"),
+        shrink=("sync" if k < "5.6" else "worker-one" if k < "6.5" else
+                "worker-loop" if k < "6.12" else "second-chance"),
         hysteresis=k >= "5.6",
         zswap_lru=k >= "6.5",
         exclusive_allowed=k >= "6.5",
