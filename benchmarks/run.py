@@ -1,4 +1,4 @@
-"""Scale targets of zbench itself (issue 8), measured, not asserted.
+"""Scale targets of zbench itself, measured, not asserted.
 
     python benchmarks/run.py [--quick] [--only NAME ...]
 

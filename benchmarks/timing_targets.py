@@ -1,4 +1,4 @@
-"""Wall-time targets of the timing and reporting tools (issue 6), measured, not asserted.
+"""Wall-time targets of the timing and reporting tools, measured, not asserted.
 
     python benchmarks/timing_targets.py [--json]
 

@@ -1,6 +1,6 @@
 """Page migration per allocator model, as the kernel does it (docs/migration.md).
 
-Acceptance (issue 5): zbud pool pages are never movable; zsmalloc (>= 4.8) and z3fold
+Acceptance: zbud pool pages are never movable; zsmalloc (>= 4.8) and z3fold
 (>= 5.2) migrate every unmapped page the kernel lets move and keep the data.
 """
 

@@ -40,7 +40,7 @@ def check_contents(pool: ZsPool, live: dict[int, bytes]) -> None:
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_single_class_fragmentation(kernel: str, seed: int) -> None:
-    """One class: N objects per zspage, ppz pages (the §1.10 table: 200 B -> class 208,
+    """One class: N objects per zspage, ppz pages (mm/zsmalloc.c's rules: 200 B -> class 208,
     39 objs / 2 pages before 6.3, 59 / 3 at chain 8).  Predicted freed pages =
     floor((allocated - used) / N) * ppz."""
     pool, frames = make(kernel)

@@ -37,7 +37,7 @@ def test_size_limits_accepted() -> None:
         assert pool.read(h) == data[:n]
 
 
-# Hand computation (kernel-allocators.md §1.10 tables), chain 8 / min-waste:
+# Hand computation (class tables by mm/zsmalloc.c's rules), chain 8 / min-waste:
 #   200 B + 8 -> class 208: 3 pages, 59 objs; 100 objs -> 2 zspages -> 6 pages
 #   100 B + 8 -> class 112: 7 pages, 256 objs; 10 objs -> 1 zspage -> 7 pages
 #   3624 B + 8 -> class 3632: 8 pages, 9 objs; 2 objs -> 8 pages

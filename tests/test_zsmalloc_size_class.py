@@ -1,10 +1,11 @@
 """zsmalloc size-class tables against an independent computation and published facts.
 
-The reference here is written from kernel-allocators.md §1.1-§1.3 (not from the
-plugin): class i has size min(32 + 16 i, 4096); ppz by the used-percent
-(<= 6.2) or min-waste (>= 6.3) rule; top-down merge with the last created class
-on equal (ppz, objs); huge_class_size = (largest class with ppz != 1 and
-objs != 1) - 7.
+The reference here is written from mm/zsmalloc.c (get_size_class_index(),
+get_pages_per_zspage() / calculate_zspage_chain_size(), can_merge() and
+zs_create_pool()), not from the plugin: class i has size min(32 + 16 i, 4096);
+ppz by the used-percent (<= 6.2) or min-waste (>= 6.3) rule; top-down merge with
+the last created class on equal (ppz, objs); huge_class_size = (largest class
+with ppz != 1 and objs != 1) - 7.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def test_class_table_matches_reference(kernel: str, chain: int | None) -> None:
 
 
 @pytest.mark.parametrize(("kernel", "chain", "classes", "huge"), [
-    ("6.18", 8, 119, 3625),  # >= 6.4 default, §1.10
+    ("6.18", 8, 119, 3625),  # >= 6.4 default
     ("6.18", 4, 69, 3257),
     ("6.3", 8, 119, 3625),
     ("6.1", None, 69, 3257),  # <= 6.2: chain 4, used-percent rule

@@ -1,6 +1,6 @@
 """Capture the private anonymous memory of a program we start ourselves.
 
-Method (docs/dumps.md has the full rules; reference: page-dumps.md 2 and 6a):
+Method (docs/dumps.md has the full rules):
 start CMD with a clean environment in its own session; capture at the first of
 ready marker on stdout / tree RssAnon threshold / timeout (an earlier exit is an
 error: nothing can be read from a dead process); ``SIGSTOP`` the tree (found via

@@ -24,6 +24,10 @@ class ZbenchGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a bad flag or value: one line, not click's three
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"zbench: error: {where}: {exc.format_message()}", err=True)
+            ctx.exit(exc.exit_code)
         except UserError as exc:
             click.echo(f"zbench: error: {exc}", err=True)
             ctx.exit(exc.exit_code)

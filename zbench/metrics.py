@@ -88,7 +88,7 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("zeromap_pages", "pages", "zero pages the swap layer kept out of zswap (6.12+)",
               source="swap zeromap"),
     MetricDef("verified_loads", "loads", "loads checked byte for byte against the original page"),
-    # -- cost counters (issue 6): what the allocator model did, counted exactly --------
+    # -- cost counters: what the allocator model did, counted exactly -----------------
     MetricDef("bytes_written", "bytes", "object bytes copied into the pool by write (store)"),
     MetricDef("bytes_read", "bytes", "object bytes copied out of the pool by read (load)"),
     MetricDef("bytes_moved", "bytes", "bytes copied inside the pool by compaction (zsmalloc "
@@ -100,7 +100,7 @@ METRICS: tuple[MetricDef, ...] = (
               "(fullness, unbuddied, buddied, LRU)", "lower"),
     *(MetricDef(f"{name}_per_op", f"{unit}/op", f"{name} / operations", better)
       for name, unit, better in COST_PER_OP),
-    # -- timing (issue 6): pyperf, per page; not deterministic --------------------------
+    # -- timing: pyperf, per page; not deterministic -----------------------------------
     *(MetricDef(f"{op}_{stat}_ns", "ns", f"{what} {text}", better, kind="timing")
       for op, what in (("store", "store path (same-filled check, compress, malloc, copy in)"),
                        ("load", "load path (map, copy out, decompress)"))
@@ -116,7 +116,7 @@ METRICS: tuple[MetricDef, ...] = (
               kind="timing"),
 )
 
-#: Migratability (issue 5): the ``migrate`` workload's experiments (zbench/experiments.py,
+#: Migratability: the ``migrate`` workload's experiments (zbench/experiments.py,
 #: docs/migration.md).  Per-page figures are over the pages that migrated.
 MIGRATION_METRICS: tuple[MetricDef, ...] = (
     MetricDef("zone_pageblocks", "pageblocks",

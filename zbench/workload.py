@@ -42,8 +42,9 @@ class Op(NamedTuple):
 class WorkloadOptions(PluginOptions):
     """Options every workload has: the share of injected same-filled pages.
 
-    Live captures hold < 1 % same-filled pages; fleets report 10–20 %
-    (page-dumps.md §1.2), so the share is a parameter, not baked into dumps.
+    Live captures hold < 1 % same-filled pages (docs/dumps.md); fleets report 10–20 %
+    in zswap ("zswap: same-filled pages handling", 2017; Meta's fleet, 2024), so the
+    share is a parameter, not baked into dumps.
     """
 
     zero_filled_pct: float = Field(0.0, ge=0, lt=100, description="zero-filled pages, % of corpus")

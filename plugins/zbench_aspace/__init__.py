@@ -6,10 +6,11 @@
   offset, pool pages on an inactive LRU, ``writepage`` reclaim and ``migratepage``,
   and the counters of what breaks the one-index-per-page invariant.
 
-Sources: the "mm: migrate zbud pages" thread (Sep-Oct 2013; Seth Jennings' idea of
-Sep 23, Tomasz Stanislawski's objection of Sep 25 and his two-index suggestion of
-Sep 27), summarised in kernel-allocators.md §6.  ``aspace`` runs under its own
-front end only (``Allocator.frontend``).
+Sources: the "mm: migrate zbud pages" thread on linux-mm (Sep-Oct 2013; Seth Jennings'
+idea of Sep 23, lore 20130923220757.GC16191@variantweb.net; Tomasz Stanislawski's
+objection of Sep 25, lore 524318DE.7070106@samsung.com, and his two-index suggestion of
+Sep 27, lore 52455B05.1010603@samsung.com); docs/migration.md tells the story.
+``aspace`` runs under its own front end only (``Allocator.frontend``).
 """
 
 from __future__ import annotations

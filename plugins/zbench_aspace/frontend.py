@@ -1,6 +1,7 @@
 """zswap with its compressed pages in an address_space: Seth Jennings' idea of Sep 2013.
 
-kernel-allocators.md §6: replace zswap's rbtree by an address_space per swap type
+The idea (linux-mm, Sep 23 2013, lore 20130923220757.GC16191@variantweb.net, in the
+"mm: migrate zbud pages" thread): replace zswap's rbtree by an address_space per swap type
 whose ``page_tree`` (a radix tree keyed by swap offset) holds the compressed pages,
 put those pages on the LRU (at the head of the inactive list) and let reclaim
 (``writepage``: decompress and ``__swap_writepage``) and migration

@@ -71,6 +71,8 @@ class KernelUmlOptions(PluginOptions):
     trace_pages: bool = Field(False, description="diagnosis: compare the model's and the "
                               "kernel's pool pages after every operation; the first "
                               "difference is reported (kernel_first_divergence)")
+    mem_mb: int = Field(1024, ge=128, le=16384, description="the guest's memory: it holds "
+                        "the pool and the driver's copy of every live object")
     timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=86400,
                              description="kill the UML kernel after this many seconds")
 
@@ -212,7 +214,7 @@ class KernelUml(Allocator):
         f.close()
         model_pages = self.model.pool_pages()
         try:
-            run = boot(self.built.linux, [path], timeout_s=o.timeout_s)
+            run = boot(self.built.linux, [path], mem_mb=o.mem_mb, timeout_s=o.timeout_s)
         except BootError as exc:
             raise CaseSkipped(f"the {o.kernel} UML kernel failed: {exc}") from None
         finally:

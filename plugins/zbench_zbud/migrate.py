@@ -11,7 +11,8 @@ its header travels with it; the buddies' addresses change): the address_space
 zswap model uses it as its ``migratepage``, re-pointing its own index.
 
 ``Kozlowski2013`` models "mm: migrate zbud pages" (RFC v1 Aug 30, v2 Sep 11 2013 on
-3.11; v3 Oct 8 2013 on 3.12-rc4; not merged; kernel-allocators.md §6):
+3.11; v3 Oct 8 2013 on 3.12-rc4; not merged; v1 is lore
+1377852176-30970-1-git-send-email-k.kozlowski@samsung.com; docs/migration.md):
 
 * handles become *indirect*: keys of a per-pool radix tree whose slots hold the
   buddy's current address (``zbud_map`` translates); v3 keys the tree by swap

@@ -1,6 +1,6 @@
 """zram's write/read/discard path as ``zram_write_page`` / ``zram_read_page`` do it.
 
-Rules (drivers/block/zram/zram_drv.c; kernel-allocators.md §5):
+Rules (drivers/block/zram/zram_drv.c; Documentation/admin-guide/blockdev/zram.rst):
 
 * same-filled pages (every ``unsigned long`` equal) take no allocation; before
   4.11 only zero-filled pages did (``page_zero_filled``);

@@ -4,7 +4,8 @@ The models in ``zbench_zram``/``zbench_zsmalloc`` predict what zram does with a 
 (same-filled slot, compressed object, or huge raw page) and how much zsmalloc memory that
 costs; this module asks the running kernel instead, so the two can be compared.
 
-Rules this module keeps (see docs/admin-guide/blockdev/zram.rst and reference §5):
+Rules this module keeps (see Documentation/admin-guide/blockdev/zram.rst and
+drivers/block/zram/zram_drv.c):
 
 * it only ever touches a device it created itself through ``/sys/class/zram-control/hot_add``
   (never ``zram0``), never runs mkswap/swapon and never writes zswap parameters;
@@ -64,7 +65,8 @@ SYS_BLOCK = Path("/sys/block")
 ZSMALLOC_DEBUGFS = Path("/sys/kernel/debug/zsmalloc")
 DEFAULT_CHAIN_SIZE = 8  # mm/Kconfig: ZSMALLOC_CHAIN_SIZE default 8 (range 4..16), 6.3+
 
-#: mm_stat columns in order; older kernels print a prefix of them (reference §5).
+#: mm_stat columns in order; older kernels print a prefix of them (mm_stat_show() in
+#: drivers/block/zram/zram_drv.c; Documentation/admin-guide/blockdev/zram.rst).
 MM_STAT_FIELDS: tuple[str, ...] = (
     "orig_data_size",
     "compr_data_size",

@@ -1,4 +1,4 @@
-"""Which mm/zswap.c rules a kernel version follows (kernel-allocators.md §4).
+"""Which mm/zswap.c rules a kernel version follows (docs/models.md has the table).
 
 Each switch names the change that introduced it; ``rules_for`` turns a kernel
 version into one frozen record the front end reads.  Checked against
