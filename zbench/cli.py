@@ -183,8 +183,10 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 
     lt = latency_table(results)
     if lt:
-        click.echo("\nLatency per page in µs (pyperf mean ± std; p50 / p99 per operation; "
-                   "share of the time in the compressor)\n")
+        from zbench.latency import LATENCY_TITLE
+
+        click.echo(f"\n{LATENCY_TITLE}: µs per page (pyperf mean ± std; p50 / p99 per "
+                   "operation; share of the time in the compressor)\n")
         click.echo(lt)
     from zbench.reporter import sections
 

@@ -223,7 +223,11 @@ def latency_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-LATENCY_NOTE = ("µs per page. `store µs` / `load µs`: pyperf mean ± standard deviation over all "
+#: the heading of the models' latency table: what it times is the Python model
+LATENCY_TITLE = "Latency of the Python models (the model's own cost, not the kernel's)"
+LATENCY_NOTE = ("µs per page of zbench's models in Python, not of kernel code (the real "
+                "allocators' latency is the `kernel-latency` section, docs/kernel.md). "
+                "`store µs` / `load µs`: pyperf mean ± standard deviation over all "
                 "values (each a pass over the timed pages, in a worker process); `p50` / `p99`: "
                 "per-operation percentiles from passes timed one operation at a time; "
                 "`compr %` / `decompr %`: the share of that time spent in the compressor. "

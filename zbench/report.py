@@ -36,7 +36,7 @@ def _results_path(path: Path) -> Path:
 
 def _tables(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
     """(title, table, note) for every table the results have."""
-    from zbench.latency import LATENCY_NOTE, latency_table
+    from zbench.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
     from zbench.tables import comparison_table, fragmentation_table, models_table, zswap_table
 
     out = []
@@ -47,7 +47,7 @@ def _tables(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
                 "Sizes in KiB; eff. ratio = original bytes / pool bytes."))
     lt = latency_table(results, fmt)
     if lt:
-        out.append(("Latency", lt, LATENCY_NOTE))
+        out.append((LATENCY_TITLE, lt, LATENCY_NOTE))
     from zbench.reporter import sections
 
     out += sections(results, fmt)

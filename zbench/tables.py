@@ -158,11 +158,11 @@ def report_markdown(results: dict[str, Any]) -> str:
         "compressed bytes / pool bytes.",
         "",
     ]
-    from zbench.latency import LATENCY_NOTE, latency_table
+    from zbench.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
 
     lt = latency_table(results, "github")
     if lt:
-        lines += ["## Latency", "", lt, "", LATENCY_NOTE, ""]
+        lines += [f"## {LATENCY_TITLE}", "", lt, "", LATENCY_NOTE, ""]
     from zbench.reporter import sections
 
     for title, table, note in sections(results, "github"):
