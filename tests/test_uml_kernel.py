@@ -213,3 +213,16 @@ def test_real_zswap_equals_the_model_on_fill(kernel: build.BuiltKernel) -> None:
     assert got["stored_pages"][1] > 3900 and got["pool_pages"][1] > 1000
     assert got["reject_compress_fail"][1] > 0  # the incompressible pages, as -EINVAL
     assert all(m == k for m, k in got.values()), got
+
+
+def test_kernel_uml_refuses_migration_experiments(kernel: build.BuiltKernel) -> None:
+    suite = {
+        "name": "t", "seed": 1, "dumps": [str(default_dump_path())], "compressors": ["lz4"],
+        "frontends": [{"name": "zswap", "options": {"kernel": "6.12"}}],
+        "allocators": [{"name": "kernel-uml", "options": {"backend": "zsmalloc"}}],
+        "workloads": [{"name": "migrate"}],
+    }
+    before = _run_dirs()
+    res = run_suite(suite, "test", quiet=True)
+    assert "no migration experiments" in res["cases"][0]["skipped"]
+    assert _run_dirs() <= before  # its op stream is gone too

@@ -83,7 +83,8 @@ def render_html(results: dict[str, Any]) -> str:
     for title, table, note in _tables(results, "html"):
         parts.append(f"<h2>{html.escape(title)}</h2>{table}")
         if note:
-            parts.append(f"<p class=\"meta\">{html.escape(note)}</p>")
+            lines = "<br>".join(html.escape(line) for line in note.splitlines())
+            parts.append(f"<p class=\"meta\">{lines}</p>")
     plots = make_plots(results)
     if plots:
         parts.append("<h2>Plots</h2>")

@@ -25,6 +25,7 @@ the kernel still sees the model's choice of what to store.
 from __future__ import annotations
 
 import statistics
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -123,7 +124,16 @@ class KernelUml(Allocator):
             o: KernelUmlOptions = self.options
             flags = (SETTLE if o.settle else 0) | (TRACE if o.trace_pages else 0)
             self._stream = new_stream(o.backend, "", flags)
+            # a case that ends early (skipped, failed) leaves no stream file behind
+            weakref.finalize(self, _remove, self._stream[0])
         return self._stream[2]
+
+    # -- what the real pool cannot do here --------------------------------
+    def _no_migration(self, *_args: Any) -> Any:
+        raise CaseSkipped("kernel-uml runs no migration experiments: the real pool is not "
+                          "in zbench's simulated page frames")
+
+    isolate_page = relocate_page = map_object = page_objects = _no_migration
 
     def _traced(self) -> None:
         if self.options.trace_pages:
@@ -247,6 +257,10 @@ class KernelUml(Allocator):
                 metrics[f"kernel_{key}_ns_mean"] = round(statistics.fmean(total), 1)
                 metrics[f"kernel_{key}_ns_p50"] = statistics.median(total)
         return {"metrics": metrics, "phases": phases}
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def first_divergence(model: list[int], kernel: list[int]) -> int:

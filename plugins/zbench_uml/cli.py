@@ -56,10 +56,12 @@ def list_cmd(as_json: bool) -> None:
         click.echo("no UML kernel built yet: zbench kernel build --version 6.12")
         return
     click.echo(tabulate([[r["version"], r["release"], r["package"], r["key"],
-                          f"{r['build_seconds']:.0f} s", "yes" if r["current"] else "stale",
-                          r["path"]] for r in recs],
+                          f"{r['build_seconds']:.0f} s", "yes" if r["current"] else "stale"]
+                         for r in recs],
                         headers=["version", "release", "source package", "key", "build",
-                                 "current", "binary"]))
+                                 "current"]))
+    click.echo(f"\nin {build.kernels_dir()}/VERSION-KEY/linux; stale builds (an older "
+               "source package, driver or option list): zbench kernel clean")
 
 
 @kernel_group.command("latency")
@@ -105,6 +107,23 @@ def latency_cmd(kernel: str, dump: Path | None, backends: tuple[str, ...],
         return
     text, note = latency.table(rec)
     click.echo(f"{text}\n{note}")
+
+
+@kernel_group.command("clean")
+@click.option("--all", "everything", is_flag=True,
+              help="Remove the current builds too, not only stale ones.")
+def clean_cmd(everything: bool) -> None:
+    """Remove stale builds: those of an older source package, driver or option list."""
+    import shutil
+
+    current = {build.find(v) for v in build.VERSIONS}
+    removed = 0
+    for k in build.list_built():
+        if everything or k not in current:
+            shutil.rmtree(k.path)
+            removed += 1
+            click.echo(f"removed {k.version} {k.key} ({k.path})")
+    click.echo(f"{removed} build(s) removed")
 
 
 kernel_group.add_command(validate_cmd)
