@@ -108,12 +108,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("6.12", "z3fold", "zswap pressure"): "under writeback the shrink worker frees z3fold "
     "objects whose page compaction is queued work, and checks the pool while it is "
     "pending; the model compacts inside each free (docs/kernel.md, zswap itself)",
-    ("6.1", "z3fold", "zswap-6.1 fill-discard"): "6.1's queued compaction work does not run "
-    "between the driver's operations (docs/kernel.md)",
-    ("6.1", "z3fold", "zswap-6.1 churn"): "as fill-discard (docs/kernel.md)",
-    ("6.1", "z3fold", "zswap-6.1 zipf"): "as fill-discard (docs/kernel.md)",
-    ("6.1", "z3fold", "zswap-6.1 pressure"): "z3fold_reclaim_page crashes the 6.1 guest in "
-    "add_to_unbuddied (docs/kernel.md)",
 }
 
 

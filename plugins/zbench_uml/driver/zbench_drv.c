@@ -24,6 +24,7 @@
  * followed by `len` payload bytes.  All integers little-endian.
  */
 #include <linux/crypto.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/ktime.h>
@@ -298,7 +299,9 @@ static void zb_destroy_pool(struct zb_run *r)
  * Let the work an operation queued run before the next one: z3fold_free queues
  * the page's compaction (compact_page_work) on the pool's workqueue.  UML has
  * one CPU, so the worker runs only when this thread gives the CPU up; a worker
- * that has to be woken or created may need more than one turn.
+ * that has to be woken or created may need more than one turn, and 6.1's CFS
+ * may pass over it on yield() (the skip buddy), so the thread also sleeps
+ * briefly: then every runnable task runs.
  */
 static void zb_settle(void)
 {
@@ -306,6 +309,7 @@ static void zb_settle(void)
 
 	for (i = 0; i < 8; i++)
 		yield();
+	usleep_range(20, 40);
 }
 
 static void zb_free_slot(struct zb_run *r, struct zb_slot *s)

@@ -21,9 +21,9 @@
  *   PHASE (6):      write every counter of /sys/kernel/debug/zswap to OUT;
  *   END (8).
  *
- * After each operation the helper yields the CPU a few times, so that work the
- * kernel queued (zswap's shrink_worker when the pool limit is hit) runs before the
- * next one.  Whether a stored page really left memory is read from
+ * After each operation the helper yields the CPU a few times and sleeps 50 us, so
+ * that work the kernel queued (zswap's shrink_worker when the pool limit is hit,
+ * z3fold's page compaction) runs before the next one.  Whether a stored page really left memory is read from
  * /proc/self/pagemap (bit 62, swapped; bit 63, present).
  */
 #define _GNU_SOURCE
@@ -57,6 +57,7 @@ static void settle(void)
 {
 	for (int i = 0; i < 8; i++)
 		sched_yield();
+	usleep(50);	/* as the driver does: every runnable kernel worker runs now */
 }
 
 static uint64_t pagemap(int fd, void *addr)
