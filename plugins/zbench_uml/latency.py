@@ -186,7 +186,7 @@ def write_pyperf(path: Path, kernel: BuiltKernel, s: Series) -> None:
 
 
 def _us(ns: float) -> str:
-    return f"{ns / 1000:.2f}"
+    return f"{ns / 1000:.2f}" if math.isfinite(ns) else "—"  # one pass: no interval
 
 
 def table(rec: dict[str, Any], fmt: str = "simple") -> tuple[str, str]:
