@@ -271,3 +271,118 @@ def test_612_worker_stops_after_max_reclaim_retries_rotations() -> None:
     z.store(21, P(TEXT[21]))  # rejected again: 4 more rotations clear the last bits,
     m = z.metrics()           # then 10 written back (20 -> 10 pages)
     assert (m["stored_pages"], m["pool_limit_hit"], m["written_back_pages"]) == (10, 2, 10)
+
+
+# -- 6.1, checked against mm/zswap.c of linux-source-6.1 and the real 6.1 in user-mode Linux
+
+
+def test_61_lz4_output_over_a_page_fails_without_a_counter() -> None:
+    # zswap_frontswap_store: acomp_request_set_params(..., PAGE_SIZE, dlen = PAGE_SIZE),
+    # so lz4 (crypto/lz4.c __lz4_compress_crypto) returns -EINVAL past a page, and
+    # "if (ret) { ret = -EINVAL; goto put_dstmem; }" counts nothing; zpool_malloc is not
+    # reached, so neither reject_compress_poor (zbud) nor reject_alloc_fail (zsmalloc)
+    for alloc in ("zbud", "zsmalloc"):
+        z = zswap("6.1", alloc)
+        z.store(0, P(RANDOM))
+        m = z.metrics()
+        assert m["stored_pages"] == 0 and "reject_compress_fail" not in m, alloc
+        assert m["reject_compress_poor"] == m["reject_alloc_fail"] == 0, alloc
+        assert z.load(0) == RANDOM
+    z = zswap("6.1")
+    z.store(0, P(RANDOM, compressed=bytes(PAGE_SIZE)))  # exactly a page: zbud's -ENOSPC
+    assert z.metrics()["reject_compress_poor"] == 1
+
+
+def test_61_hysteresis_band_does_not_queue_the_worker() -> None:
+    # zswap_frontswap_store: only "if (zswap_is_full())" reaches "shrink:" (queue_work);
+    # in the accept band "if (!zswap_can_accept()) { ret = -ENOMEM; goto reject; }"
+    z = _limit_zswap("6.1")  # max 25 pages; accept below 256 * 80 / 100 * 10 / 100 = 20
+    z.hlen = 0
+    for off in range(27):
+        z.store(off, P(TEXT[off % 64]))  # the 27th: full, the worker writes back one page
+    m = z.metrics()
+    assert (m["pool_limit_hit"], m["written_back_pages"], m["stored_pages"]) == (1, 1, 25)
+    for off in range(27, 37):
+        z.store(off, P(TEXT[off % 64]))  # 25 pages, not full, not below 20: rejected
+    m = z.metrics()
+    assert (m["pool_limit_hit"], m["written_back_pages"], m["stored_pages"]) == (1, 1, 25)
+    z5 = _limit_zswap("6.6")  # 6.5+: the band queues the worker, which writes back to 19
+    for off in range(27):
+        z5.store(off, P(TEXT[off % 64]))
+    assert z5.metrics()["stored_pages"] == 19
+
+
+def test_61_accept_threshold_rounding() -> None:
+    # 6.1 zswap_can_accept: totalram * thr / 100 * max / 100, not (as 6.12's
+    # zswap_accept_thr_pages) zswap_max_pages() * thr / 100
+    z = zswap("6.1", ram_pages=103, max_pool_percent=25, accept_threshold_percent=90)
+    assert (z.max_pages, z.accept_pages) == (25, 23)  # 103*90//100 = 92, 92*25//100 = 23
+    z = zswap("6.12", ram_pages=103, max_pool_percent=25, accept_threshold_percent=90)
+    assert (z.max_pages, z.accept_pages) == (25, 22)  # 25*90//100 = 22
+
+
+def test_61_pool_size_is_stale_after_backend_reclaim() -> None:
+    # zswap_pool_total_size is refreshed by zswap_update_total_size after a store and in
+    # zswap_free_entry only; a reclaimed backend page is freed after its evictions
+    # (zbud under_reclaim), so the next store still sees it and hits the limit again
+    from zbench_zbud.pool import ZbudPool
+
+    frames = PageFrames()
+    a = ZbudPool(ZbudPool.Options(kernel="6.1"), frames)
+    z = Zswap(Zswap.Options(kernel="6.1", ram_pages=100, max_pool_percent=10,
+                            accept_threshold_percent=50), a, LZ4)
+    def half(i: int) -> P:  # lz4 output of about 2300 bytes: one object per zbud page
+        return P(random.Random(i).randbytes(2300) + bytes(PAGE_SIZE - 2300))
+
+    for off in range(11):  # 11 pages; the 11th store saw 10: not full
+        z.store(off, half(off))
+    assert a.pool_pages() == 11 and z.metrics()["pool_total_size"] == 11 * PAGE_SIZE
+    z.store(11, half(11))  # 10 < 11: hit, the worker writes back one page's object
+    assert a.pool_pages() == 10 and z.metrics()["pool_total_size"] == 11 * PAGE_SIZE
+    z.store(12, half(12))  # still sees 11: hit again
+    m = z.metrics()
+    assert (m["pool_limit_hit"], m["written_back_pages"]) == (2, 2)
+    assert a.pool_pages() == 9 and m["pool_total_size"] == 10 * PAGE_SIZE
+    z.store(13, half(13))  # sees 10: not full (and not below the accept threshold 5)
+    assert z.metrics()["pool_limit_hit"] == 2
+    assert z.load(0) == half(0).data and z.load(1) == half(1).data  # written back
+
+
+def test_61_swap_slots_cache_batches_invalidations() -> None:
+    # mm/swap_slots.c free_swap_slot: a freed slot waits in the per-CPU slots_ret
+    # (SWAP_SLOTS_CACHE_SIZE = 64); when 64 wait, swapcache_free_entries returns them
+    # (swap_range_free -> frontswap_invalidate_page) and the new one starts the next batch
+    z = zswap("6.1", swap_slots_cache=True)
+    for off in range(70):
+        z.store(off, P(TEXT[off % 64]))
+    for off in range(64):
+        z.invalidate(off)
+    assert z.metrics()["stored_pages"] == 70 and z.allocator.pool_pages() == 70
+    z.invalidate(64)  # the 65th free: the first 64 reach zswap
+    assert z.metrics()["stored_pages"] == 6 and z.allocator.pool_pages() == 6
+    z.store(0, P(TEXT[5]))  # the offset may be used again while its old entry waits
+    assert z.load(0) == TEXT[5] and z.metrics()["stored_pages"] == 7
+    assert zswap("6.1").rules.invalidate_batch == 64 and zswap("6.12").rules.invalidate_batch == 0
+
+
+def test_61_frontswap_invalidates_before_a_duplicate_store() -> None:
+    # mm/frontswap.c __frontswap_store: "if (__frontswap_test(sis, offset))
+    # { __frontswap_clear(); frontswap_ops->invalidate_page(); }" before zswap's store
+    z = zswap("6.1")
+    z.store(3, P(TEXT[0]))
+    z.store(3, P(TEXT[1]))
+    assert z.metrics()["duplicate_entry"] == 0 and z.load(3) == TEXT[1]
+
+
+def test_61_writeback_skips_an_entry_in_the_swap_cache() -> None:
+    # zswap_writeback_entry: ZSWAP_SWAPCACHE_EXIST ("page is already in the swap cache,
+    # ignore for now", -EEXIST): a non-exclusive load left the page there, so the
+    # backend's reclaim goes on to the next LRU page
+    z = _limit_zswap("6.1")
+    z.hlen = 0
+    for off in range(26):
+        z.store(off, P(TEXT[off % 64]))
+    z.load(0)  # offset 0 (the LRU tail) is in the swap cache now
+    z.store(26, P(TEXT[7]))  # full: reclaim skips 0, writes back 1
+    m = z.metrics()
+    assert m["written_back_pages"] == 1 and 0 in z.tree and 1 not in z.tree

@@ -43,6 +43,9 @@ class ZswapOptions(PluginOptions):
     max_pool_percent: int = Field(20, ge=0, le=100)
     accept_threshold_percent: int = Field(90, ge=0, le=100, description="hysteresis (5.6+)")
     exclusive_loads: bool | None = Field(None, description="default: on from 6.9, off before")
+    swap_slots_cache: bool = Field(False, description="6.1: freed slots reach zswap's "
+                                   "invalidate in the swap slots cache's batches of 64 "
+                                   "(mm/swap_slots.c free_swap_slot; one CPU), not at once")
 
     @model_validator(mode="after")
     def _check(self) -> ZswapOptions:
@@ -83,7 +86,11 @@ class Zswap(FrontEnd):
             else 0
         ram = options.ram_pages or options.ram_mb * 256
         self.max_pages = ram * options.max_pool_percent // 100  # zswap_max_pages()
-        self.accept_pages = self.max_pages * options.accept_threshold_percent // 100
+        if r.accept_formula == "ram":  # 6.1 zswap_can_accept
+            self.accept_pages = (ram * options.accept_threshold_percent // 100
+                                 * options.max_pool_percent // 100)
+        else:  # zswap_accept_thr_pages
+            self.accept_pages = self.max_pages * options.accept_threshold_percent // 100
         self.tree: dict[int, _Entry] = {}
         self.lru: OrderedDict[int, None] = OrderedDict()  # zswap's own LRU: oldest first
         self.by_handle: dict[int, int] = {}  # handle -> offset, for backend eviction
@@ -91,7 +98,13 @@ class Zswap(FrontEnd):
         self.ram: dict[int, bytes] = {}  # exclusively loaded pages, dirty in the swap cache
         self.zeromap: set[int] = set()  # >= 6.12: zero pages the swap layer kept
         self.referenced: set[int] = set()  # >= 6.12: LRU entries with the referenced bit
+        #: 6.1: freed slots whose entries zswap still holds (the swap slots cache's batch),
+        #: oldest first, each under its own key (the offset itself may be stored again)
+        self.pending: OrderedDict[int, _Entry] = OrderedDict()
+        self._ghost = 0
+        self.swapcache: set[int] = set()  # 6.1: entries whose page a load left in swap cache
         self.reached_full = False
+        self.total_pages = 0
         self.c = dict.fromkeys(COUNTERS, 0)
         self.same_filled_pages = 0
         self.compressed_bytes = 0
@@ -111,7 +124,12 @@ class Zswap(FrontEnd):
 
     # -- limits -----------------------------------------------------------
     def _pool_pages(self) -> int:
+        if self.rules.stale_total_size:
+            return self.total_pages  # zswap_pool_total_size, as last refreshed
         return self.allocator.pool_pages()
+
+    def _update_total_size(self) -> None:
+        self.total_pages = self.allocator.pool_pages()  # zswap_update_total_size
 
     def _is_full(self) -> bool:
         return self.max_pages < self._pool_pages()
@@ -125,7 +143,10 @@ class Zswap(FrontEnd):
                 offset in self.tree or offset in self.swap_device or offset in self.zeromap):
             return  # a clean swap-cache page whose copy is still valid: reclaim just drops it
         self.ram.pop(offset, None)
-        if offset in self.tree and self.rules.duplicate_counter:
+        if not getattr(page, "clean", False):
+            self.swapcache.discard(offset)  # a new page: the old swap-cache copy is gone
+        if offset in self.tree and self.rules.duplicate_counter \
+                and not self.rules.frontswap_dup_invalidate:
             self.c["duplicate_entry"] += 1
         self._drop(offset)
         if not self._admit():
@@ -140,6 +161,7 @@ class Zswap(FrontEnd):
                 return
             self.tree[offset] = _Entry(0, 0, 0, word, False)
             self.same_filled_pages += 1
+            self._update_total_size()
             return
         comp = page.compressed
         raw = False
@@ -151,8 +173,10 @@ class Zswap(FrontEnd):
             # like), counted as reject_compress_fail; only 842 returns -ENOSPC
             # (lib/842/842_compress.c), counted as reject_compress_poor (zswap_compress;
             # checked against 6.12 in user-mode Linux, docs/kernel.md)
-            poor = self._algorithm() == "842"
-            self.c["reject_compress_poor" if poor else "reject_compress_fail"] += 1
+            # before 6.6 (6.1) zswap_frontswap_store counts no failed compression
+            if self.rules.compress_fail_counter:
+                poor = self._algorithm() == "842"
+                self.c["reject_compress_poor" if poor else "reject_compress_fail"] += 1
             self._reject(offset, data)
             return
         size = len(comp) + self.hlen
@@ -172,6 +196,7 @@ class Zswap(FrontEnd):
         self.compressed_bytes += len(comp)
         self.object_bytes += size
         self.c["stored_incompressible_pages"] += raw
+        self._update_total_size()
         self.pool_max = max(self.pool_max, self._pool_pages())
 
     def _algorithm(self) -> str:
@@ -231,7 +256,8 @@ class Zswap(FrontEnd):
             return False
         if self.reached_full and r.hysteresis:
             if not self._can_accept():
-                self._shrink_worker()
+                if r.hysteresis_shrinks:
+                    self._shrink_worker()
                 return False
             self.reached_full = False
         return True
@@ -268,6 +294,8 @@ class Zswap(FrontEnd):
         offset = self.by_handle.get(handle)
         if offset is None:
             return False
+        if self.rules.writeback_checks_swapcache and (offset < 0 or offset in self.swapcache):
+            return False  # zswap_writeback_entry: ZSWAP_SWAPCACHE_FAIL / _EXIST
         self._writeback(offset)
         return True
 
@@ -306,14 +334,45 @@ class Zswap(FrontEnd):
                 self.ram[offset] = data  # folio_mark_dirty: back in memory
             elif offset in self.lru:
                 self.lru.move_to_end(offset)  # list_move to the LRU head
+            elif self.rules.writeback_checks_swapcache:
+                self.swapcache.add(offset)
             return data
         return self._elsewhere(offset)
 
     def invalidate(self, offset: int) -> None:
-        self._drop(offset)
+        self.swapcache.discard(offset)
+        batch = self.rules.invalidate_batch if self.options.swap_slots_cache else 0
+        e = self.tree.get(offset) if batch else None
+        if e is not None:
+            # 6.1 free_swap_slot: a full batch goes to swapcache_free_entries (zswap
+            # invalidates those), then this slot joins the next batch
+            if len(self.pending) >= batch:
+                self._flush_pending()
+            del self.tree[offset]
+            self._ghost -= 1
+            self.tree[self._ghost] = e  # still stored: stored_pages counts it
+            self.pending[self._ghost] = e
+            if e.value is None:
+                self.by_handle[e.handle] = self._ghost
+            self.lru.pop(offset, None)
+            self.referenced.discard(offset)
+        elif batch and (offset in self.swap_device or offset in self.zeromap
+                        or offset in self.ram):  # a swapped slot without an entry
+            if len(self.pending) >= batch:
+                self._flush_pending()
+            self._ghost -= 1
+            self.pending[self._ghost] = _Entry(0, 0, 0, None, False)  # a slot, no entry
+        else:
+            self._drop(offset)
         self.ram.pop(offset, None)
         self.zeromap.discard(offset)
         self.swap_device.pop(offset, None)
+
+    def _flush_pending(self) -> None:
+        for ghost in list(self.pending):
+            if ghost in self.tree:
+                self._drop(ghost)
+        self.pending.clear()
 
     def _drop(self, offset: int) -> None:
         """zswap_invalidate_entry: out of the tree and the LRU, object freed."""
@@ -327,15 +386,18 @@ class Zswap(FrontEnd):
         self.referenced.discard(offset)
         if e.value is not None:
             self.same_filled_pages -= 1
+            self._update_total_size()
             return
         del self.by_handle[e.handle]
         self.allocator.free(e.handle)
         self.compressed_bytes -= e.length
         self.object_bytes -= e.length + e.hlen
         self.c["stored_incompressible_pages"] -= e.raw
+        self._update_total_size()
 
     def offsets(self) -> list[int]:
-        return list(set(self.tree) | set(self.ram) | self.zeromap | set(self.swap_device))
+        return list({o for o in self.tree if o >= 0} | set(self.ram) | self.zeromap
+                    | set(self.swap_device))
 
     def handle_of(self, offset: int) -> int | None:
         e = self.tree.get(offset)

@@ -42,8 +42,37 @@ class ZswapRules:
     zswap_lru: bool  # zswap owns an LRU of entries (>= 6.5), else the backend's page LRU
     exclusive_allowed: bool  # zswap.exclusive_loads exists (6.5-6.8) or is always on (>= 6.9)
     exclusive_default: bool
-    dst_limit_page: bool  # compressor output limited to PAGE_SIZE: bigger fails (>= 6.9)
-    compress_fail_counter: bool  # reject_compress_fail (>= 6.6)
+    #: compressor output limited to PAGE_SIZE, bigger fails (>= 6.9; and 6.1:
+    #: zswap_frontswap_store passes dlen = PAGE_SIZE to acomp_request_set_params, the
+    #: scomp layer hands it to lz4 as the output limit, crypto/lz4.c returns -EINVAL)
+    dst_limit_page: bool
+    #: reject_compress_fail (>= 6.6); before it a failed compression bumps no counter
+    #: (6.1 zswap_frontswap_store: ``if (ret) { ret = -EINVAL; goto put_dstmem; }``)
+    compress_fail_counter: bool
+    #: the accept-threshold band queues the shrink worker too; not on 6.1, whose
+    #: zswap_frontswap_store rejects there with ``goto reject`` (only a store that finds
+    #: the pool full, zswap_is_full, reaches ``shrink:`` and queue_work)
+    hysteresis_shrinks: bool
+    #: zswap_can_accept's rounding: "ram" = totalram * thr / 100 * max / 100 (6.1),
+    #: "max" = zswap_max_pages() * thr / 100 (zswap_accept_thr_pages, 6.12)
+    accept_formula: str
+    #: frontswap's store invalidates an old entry at the offset before zswap sees the
+    #: store, so zswap's duplicate_entry stays 0 (6.1 mm/frontswap.c __frontswap_store)
+    frontswap_dup_invalidate: bool
+    #: a freed swap slot reaches zswap's invalidate only when the per-CPU swap slots
+    #: cache returns its batch: free_swap_slot defers up to SWAP_SLOTS_CACHE_SIZE (64)
+    #: entries, swapcache_free_entries -> swap_range_free -> frontswap_invalidate_page
+    #: (6.1 mm/swap_slots.c); 0 = at once (6.12 free_swap_slot calls zswap_invalidate)
+    invalidate_batch: int
+    #: zswap_writeback_entry fails for an entry whose page is in the swap cache
+    #: (ZSWAP_SWAPCACHE_EXIST: a non-exclusive load left it there) or whose slot is freed
+    #: but not yet invalidated (__read_swap_cache_async returns NULL: ..._FAIL); 6.1
+    writeback_checks_swapcache: bool
+    #: the limits read zswap_pool_total_size, which zswap_update_total_size refreshes only
+    #: after a store and in zswap_free_entry: zbud/z3fold reclaim frees its page after
+    #: the evictions (under_reclaim), so the size still counts it until the next store
+    #: or free (6.1; 6.12's zswap_total_pages asks the pool each time)
+    stale_total_size: bool
     store_incompressible: bool  # store pages that do not compress raw (>= 6.18)
     backends: frozenset[str]  # zpool backends this version offered
     #: 3.18 - 6.17: zswap reaches its backend through zpool, so an out-of-tree zpool
@@ -69,6 +98,9 @@ def rules_for(k: KernelVersion) -> ZswapRules:
         header = "evictable"
     else:
         header = "none"
+    # checked against the 6.1 source (and the real 6.1 in user-mode Linux); the versions
+    # around it probably share these, but that is not checked here
+    v61 = "6.1" <= k < "6.2"
     backends = {"zbud"}
     if k >= "3.18":
         backends.add("zsmalloc")
@@ -87,8 +119,14 @@ def rules_for(k: KernelVersion) -> ZswapRules:
         zswap_lru=k >= "6.5",
         exclusive_allowed=k >= "6.5",
         exclusive_default=k >= "6.9",
-        dst_limit_page=k >= "6.9",
+        dst_limit_page=k >= "6.9" or v61,
         compress_fail_counter=k >= "6.6",
+        hysteresis_shrinks=not v61,
+        accept_formula="ram" if v61 else "max",
+        frontswap_dup_invalidate=v61,
+        invalidate_batch=64 if v61 else 0,
+        writeback_checks_swapcache=v61,
+        stale_total_size=v61,
         store_incompressible=k >= "6.18",
         backends=frozenset(backends),
         zpool="3.18" <= k < "6.18",
