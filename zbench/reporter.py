@@ -37,8 +37,9 @@ class Reporter(abc.ABC):
     @abc.abstractmethod
     def collect(self, results: dict[str, Any], out_dir: Path, say: Say) -> dict[str, Any]:
         """Measure or compute the section's record after the cases; may write files into
-        ``out_dir`` (the run's folder); ``say`` reports progress.  Raise ``UserError`` for
-        bad options; anything else marks the section failed with the reason."""
+        ``out_dir`` (the run's folder); ``say`` reports progress.  An exception marks the
+        section failed with the reason; the run's results are kept (options were
+        checked before the first case)."""
 
     @classmethod
     @abc.abstractmethod
@@ -71,7 +72,6 @@ def sections(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
 def run_reports(refs: list[Any], results: dict[str, Any], out_dir: Path, say: Say
                 ) -> dict[str, dict[str, Any]]:
     """Collect every reporter the suite lists; a failing one is recorded, not fatal."""
-    from zbench.errors import UserError
     from zbench.plugins import get_registry
 
     reg = get_registry()
@@ -83,8 +83,6 @@ def run_reports(refs: list[Any], results: dict[str, Any], out_dir: Path, say: Sa
                                "options": rep.options.model_dump(mode="json")}
         try:
             sec["record"] = rep.collect(results, out_dir, say)
-        except UserError:
-            raise
         except Exception as exc:
             sec["error"] = f"{type(exc).__name__}: {exc}"
             say(f"report {ref.display}: failed: {sec['error']}")

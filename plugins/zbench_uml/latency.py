@@ -27,7 +27,7 @@ from typing import Any
 
 from zbench import PAGE_SIZE, Dump, welch_p
 
-from .boot import boot, new_stream
+from .boot import BootError, boot, new_stream
 from .build import BuiltKernel
 from .stream import Op
 
@@ -127,8 +127,8 @@ def measure(kernel: BuiltKernel, dump: Dump, backends: list[str], compressors: l
             if s is None:
                 continue
             if not res.ok or res.summary.get("mismatches"):
-                raise RuntimeError(f"{s.key}: {res.status} {res.error} "
-                                   f"({res.summary.get('mismatches', 0)} mismatches)")
+                raise BootError(f"kernel latency, {s.key}: {res.status} {res.error} "
+                                f"({res.summary.get('mismatches', 0)} mismatches)")
             s.add_pass("store", *res.timings(Op.STORE_PAGE))
             s.add_pass("load", *res.timings(Op.LOAD))
     return order

@@ -133,10 +133,6 @@ def run(kernel: BuiltKernel, dump: Dump, ops: list[Op], *, backend: str, compres
                 "WARNING:" in ln for ln in console.splitlines())}
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=1) + "\n")
-
-
 def kernel_sizes(kernel: BuiltKernel, dump: Dump, compressor: str) -> list[int]:
     """Every page's size compressed by the guest kernel's crypto ``compressor``
     (``PAGE_SIZE + 1`` where it does not fit in a page: zswap's compression, limited
