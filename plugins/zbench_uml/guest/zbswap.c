@@ -23,7 +23,8 @@
  *
  * After each operation the helper yields the CPU a few times and sleeps 50 us, so
  * that work the kernel queued (zswap's shrink_worker when the pool limit is hit,
- * z3fold's page compaction) runs before the next one.  Whether a stored page really left memory is read from
+ * z3fold's page compaction) runs before the next one; after a store zswap did not
+ * keep it waits until the shrink worker's writeback has stopped.  Whether a stored page really left memory is read from
  * /proc/self/pagemap (bit 62, swapped; bit 63, present).
  */
 #define _GNU_SOURCE
@@ -58,6 +59,41 @@ static void settle(void)
 	for (int i = 0; i < 8; i++)
 		sched_yield();
 	usleep(50);	/* as the driver does: every runnable kernel worker runs now */
+}
+
+static long long counter(const char *name)
+{
+	char path[256], buf[64];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), ZSWAP_DEBUG "/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = atoll(buf);
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * A store zswap rejected may have queued the shrink worker, whose writeback loop
+ * (with its swap I/O) can outlast a short yield: wait until written_back_pages has
+ * stayed the same for five reads 200 us apart (2 s at most), so the next store sees
+ * the pool the worker left, as the model's synchronous worker does.
+ */
+static void wait_for_writeback(void)
+{
+	long long last = counter("written_back_pages"), now;
+	int same = 0;
+
+	for (int i = 0; i < 10000 && same < 5; i++) {
+		usleep(200);
+		now = counter("written_back_pages");
+		same = now == last ? same + 1 : 0;
+		last = now;
+	}
 }
 
 static uint64_t pagemap(int fd, void *addr)
@@ -149,15 +185,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		switch (r.op) {
-		case 1:
+		case 1: {
+			long long before = counter("stored_pages");
+
 			memcpy(slot, corpus + (size_t)r.page * PAGE, PAGE);
 			last[r.offset] = r.page + 1;
 			if (madvise(slot, PAGE, MADV_PAGEOUT))
 				not_swapped++;
 			else if (!(pagemap(pm, slot) >> 62 & 1))
 				not_swapped++;
+			if (counter("stored_pages") <= before)
+				wait_for_writeback();	/* rejected, or written back meanwhile */
 			stores++;
 			break;
+		}
 		case 3:
 			if (!last[r.offset])
 				break;
