@@ -83,13 +83,20 @@ def test_parse_result_reports_a_cut_or_missing_answer(tmp_path: Path) -> None:
 
 
 def test_known_differences_are_reported_apart_and_only_when_named() -> None:
-    from zbench_uml.validate import split_known
+    from zbench_uml.validate import failures, split_known, zswap_failures
 
-    lines = ["zswap z3fold/pressure/round 4/stored_pages: model 1 vs kernel 2",
-             "zswap zbud/pressure/round 4/stored_pages: model 1 vs kernel 2",
-             "z3fold/zswap-6.12/churn/churn: model 1 vs kernel 2 pages (-50 %)"]
-    bad, known = split_known("6.12", lines)
+    zrows = [{"backend": b, "workload": "pressure", "phase": "round 4",
+              "counter": "stored_pages", "model": 1, "kernel": 2, "error_pct": -50.0}
+             for b in ("z3fold", "zbud")]
+    rows = [{"backend": "z3fold", "frontend": "zswap-6.12", "workload": "churn",
+             "phase": "churn", "model": 1, "kernel": 2, "error_pct": -50.0}]
+    found = zswap_failures(zrows, 0.5) + failures(rows, 0.5)
+    lines = [line for _, line in found]
+    assert lines == ["zswap z3fold/pressure/round 4/stored_pages: model 1 vs kernel 2",
+                     "zswap zbud/pressure/round 4/stored_pages: model 1 vs kernel 2",
+                     "z3fold/zswap-6.12/churn/churn: model 1 vs kernel 2 pages (-50.000 %)"]
+    bad, known = split_known("6.12", found)
     assert bad == lines[1:]  # zbud and z3fold's churn are not explained: they fail
     assert len(known) == 1 and known[0].startswith(lines[0]) and "docs/kernel.md" in known[0]
-    bad, known = split_known("6.1", lines)  # explained for 6.12 only
+    bad, known = split_known("6.1", found)  # explained for 6.12 only
     assert bad == lines and known == []

@@ -37,6 +37,7 @@ from zbench import (
     CaseSkipped,
     Finished,
     Metrics,
+    Mobility,
     PageFrames,
     PluginOptions,
     get_plugin_class,
@@ -57,8 +58,6 @@ MODEL_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
              "zsmalloc": {"kernel": "6.12", "chain_size": 8}},
 }
 
-#: Allocator methods the shadow model answers unchanged
-FORWARDED = ("evictable", "huge_class_size", "set_gfp")
 
 
 class KernelUmlOptions(PluginOptions):
@@ -214,6 +213,15 @@ class KernelUml(Allocator):
     def slot_bytes(self) -> int | None:
         return self.model.slot_bytes()
 
+    def evictable(self) -> bool:
+        return self.model.evictable()
+
+    def huge_class_size(self) -> int | None:
+        return self.model.huge_class_size()
+
+    def set_gfp(self, mobility: Mobility) -> bool:
+        return self.model.set_gfp(mobility)
+
     # -- the kernel ---------------------------------------------------------
     def finish(self) -> Finished:
         o: KernelUmlOptions = self.options
@@ -223,12 +231,10 @@ class KernelUml(Allocator):
         path, f, _ = self._stream
         f.close()
         model_pages = self.model.pool_pages()
-        try:
+        try:  # boot() takes the stream file and removes it
             run = boot(self.built.linux, [path], mem_mb=o.mem_mb, timeout_s=o.timeout_s)
         except BootError as exc:
             raise CaseSkipped(f"the {o.kernel} UML kernel failed: {exc}") from None
-        finally:
-            path.unlink(missing_ok=True)
         res = run.results[0]
         if not res.ok:
             raise CaseSkipped(f"the {o.kernel} UML kernel failed: {res.status}: {res.error}")
@@ -270,14 +276,3 @@ def first_divergence(model: list[int], kernel: list[int]) -> int:
             return i
     return -1 if len(model) == len(kernel) else min(len(model), len(kernel))
 
-
-def _forward(name: str) -> Any:
-    def method(self: KernelUml, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.model, name)(*args, **kwargs)
-    method.__name__ = name
-    method.__doc__ = f"The shadow model's ``{name}``."
-    return method
-
-
-for _name in FORWARDED:
-    setattr(KernelUml, _name, _forward(_name))

@@ -142,6 +142,14 @@ def _pairs(words: list[str]) -> dict[str, int]:
     return out
 
 
+def parse_phase(words: list[str]) -> dict[str, int | str]:
+    """The words after ``phase`` of a ``phase LABEL key=value ...`` line (the driver's
+    and the zswap guest helper's): the label may hold spaces, it ends at the first
+    ``key=value``."""
+    n = next((i for i, w in enumerate(words) if "=" in w), len(words))
+    return {"label": " ".join(words[:n]), **_pairs(words[n:])}
+
+
 def parse_result(out: Path) -> StreamResult:
     """The driver's output for one stream (``out`` and ``out.times``)."""
     r = StreamResult()
@@ -155,9 +163,8 @@ def parse_result(out: Path) -> StreamResult:
             r.release = rest
         elif head == "backend":
             r.backend = rest
-        elif head == "phase":  # the label may hold spaces: it ends at the first key=value
-            n = next((i for i, w in enumerate(words) if "=" in w), len(words))
-            r.phases.append({"label": " ".join(words[:n]), **_pairs(words[n:])})
+        elif head == "phase":
+            r.phases.append(parse_phase(words))
         elif head == "shrink":
             r.shrinks.append(_pairs(words))
         elif head == "summary":

@@ -111,36 +111,43 @@ KNOWN: dict[tuple[str, str, str], str] = {
 }
 
 
-def zswap_failures(rows: list[dict[str, Any]], max_error: float) -> list[str]:
-    return [f"zswap {r['backend']}/{r['workload']}/{r['phase']}/{r['counter']}: model "
-            f"{r['model']} vs kernel {r['kernel']}" for r in rows
+#: a difference: (backend, what: "FRONTEND WORKLOAD" or "zswap WORKLOAD") and its line
+Failure = tuple[tuple[str, str], str]
+
+
+def zswap_failures(rows: list[dict[str, Any]], max_error: float) -> list[Failure]:
+    return [((r["backend"], f"zswap {r['workload']}"),
+             f"zswap {r['backend']}/{r['workload']}/{r['phase']}/{r['counter']}: model "
+             f"{r['model']} vs kernel {r['kernel']}") for r in rows
             if abs(r["error_pct"]) > (0.0 if r["workload"] in EXACT else max_error)]
 
 
-def split_known(kernel: str, bad: list[str]) -> tuple[list[str], list[str]]:
-    """(unexplained, known) differences; a line is known when KNOWN names its kernel,
-    backend and, as a prefix of its path, the front end (or "zswap") and workload."""
-    known, rest = [], []
-    for line in bad:
-        path = line.removeprefix("zswap ").split(":")[0].split("/")
-        what = ("zswap " if line.startswith("zswap ") else f"{path[1]} ") + (
-            path[1] if line.startswith("zswap ") else path[2])
-        reason = KNOWN.get((kernel, path[0], what))
-        (known if reason else rest).append(f"{line} [{reason}]" if reason else line)
-    return rest, known
-
-
-def failures(rows: list[dict[str, Any]], max_error: float) -> list[str]:
-    bad = []
+def failures(rows: list[dict[str, Any]], max_error: float) -> list[Failure]:
+    bad: list[Failure] = []
     for r in rows:
+        key = (r["backend"], f"{r['frontend']} {r['workload']}")
+        path = f"{r['backend']}/{r['frontend']}/{r['workload']}"
         if "skipped" in r:
-            bad.append(f"{r['backend']}/{r['frontend']}/{r['workload']}: {r['skipped']}")
+            bad.append((key, f"{path}: {r['skipped']}"))
             continue
         limit = 0.0 if r["workload"] in EXACT else max_error
         if abs(r["error_pct"]) > limit:
-            bad.append(f"{r['backend']}/{r['frontend']}/{r['workload']}/{r['phase']}: model "
-                       f"{r['model']} vs kernel {r['kernel']} pages ({r['error_pct']:+.3f} %)")
+            bad.append((key, f"{path}/{r['phase']}: model {r['model']} vs kernel "
+                             f"{r['kernel']} pages ({r['error_pct']:+.3f} %)"))
     return bad
+
+
+def split_known(kernel: str, bad: list[Failure]) -> tuple[list[str], list[str]]:
+    """(unexplained, known) differences: known where KNOWN names the kernel, the backend
+    and the front end (or "zswap") with the workload."""
+    known, rest = [], []
+    for (backend, what), line in bad:
+        reason = KNOWN.get((kernel, backend, what))
+        if reason:
+            known.append(f"{line} [{reason}]")
+        else:
+            rest.append(line)
+    return rest, known
 
 
 @click.command("validate")

@@ -32,6 +32,7 @@ from zbench import PAGE_SIZE, Dump, KernelVersion, Op, OpKind, UserError, same_f
 
 from .boot import BootError, guest_root, run_guest
 from .build import BuiltKernel, kernels_dir
+from .stream import parse_phase
 
 HELPER_SRC = Path(__file__).parent / "guest" / "zbswap.c"
 REC = struct.Struct("<B3xIII")
@@ -69,10 +70,6 @@ def _ops_file(path: Path, ops: list[Op], nslots: int) -> None:
             label = op.label.encode()[:200] if op.kind is OpKind.PHASE else b""
             f.write(REC.pack(code, op.offset, op.page, len(label)) + label)
         f.write(REC.pack(8, 0, 0, 0))
-
-
-def _pairs(words: list[str]) -> dict[str, int]:
-    return {k: int(v) for k, _, v in (w.partition("=") for w in words if "=" in w)}
 
 
 def run(kernel: BuiltKernel, dump: Dump, ops: list[Op], *, backend: str, compressor: str,
@@ -124,9 +121,7 @@ def run(kernel: BuiltKernel, dump: Dump, ops: list[Op], *, backend: str, compres
     phases = []
     for line in out.splitlines():
         if line.startswith("phase "):
-            words = line.split()[1:]
-            n = next((i for i, w in enumerate(words) if "=" in w), len(words))
-            phases.append({"label": " ".join(words[:n]), **_pairs(words[n:])})
+            phases.append(parse_phase(line.split()[1:]))
     total_kb = int(meminfo.split()[1]) if meminfo else 0
     return {"totalram_pages": total_kb * 1024 // PAGE_SIZE, "phases": phases,
             "seconds": round(seconds, 2), "warnings": sum(
