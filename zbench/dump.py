@@ -24,7 +24,6 @@ because a dump is a copy of a process's memory.
 from __future__ import annotations
 
 import bisect
-import errno
 import hashlib
 import json
 import os
@@ -36,6 +35,7 @@ from typing import Any
 
 import zstandard
 
+from zbench import safeio
 from zbench.errors import DumpError
 from zbench.frames import PAGE_SIZE
 
@@ -190,23 +190,8 @@ class Dump:
 
 
 def _read_file(path: Path) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise _err(path, "no such file") from None
-    except PermissionError:
-        raise _err(path, "permission denied (cannot read the dump)") from None
-    except OSError as e:
-        raise _err(path, f"cannot open: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "rb") as f:
-            return f.read()
-    except IsADirectoryError:
-        raise _err(path, "is a directory, not a dump file") from None
-    except OSError as e:
-        if e.errno == errno.EISDIR:
-            raise _err(path, "is a directory, not a dump file") from None
-        raise _err(path, f"cannot read: {e.strerror or e}") from None
+    """A regular file's bytes (a FIFO, device or directory is refused, never read)."""
+    return safeio.read_bytes(path, None, "file", DumpError)
 
 
 def load_dump(path: str | os.PathLike[str]) -> Dump:
@@ -298,33 +283,9 @@ def _check_pages(pages: bytes | bytearray | memoryview, path: Path | str) -> Non
 
 
 def write_atomic(path: Path, parts: list[bytes | bytearray | memoryview]) -> None:
-    """Write ``parts`` to a 0600 temp file next to ``path``, fsync, then rename over it."""
-    directory = path.parent if str(path.parent) else Path(".")
-    tmp = directory / f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        raise _err(path, f"cannot create a file in {directory}: {e.strerror or e}") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            for part in parts:
-                view = memoryview(part).cast("B")
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise _err(path, f"cannot write: {e.strerror or e}") from None
-        raise
+    """Write ``parts`` to a 0600 temp file next to ``path``, fsync, then rename over it
+    (:func:`zbench.safeio.write_atomic`: a device, FIFO or directory is refused)."""
+    safeio.write_atomic(path, parts, 0o600, DumpError)
 
 
 def write_raw(path: str | os.PathLike[str], pages: bytes | bytearray | memoryview) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
-from zbench.capture import CaptureResult, capture, capture_running
+from zbench import safeio
+from zbench.capture import CaptureResult, capture, capture_running, check_number, check_options
+from zbench.capturectl import interruptible
 from zbench.dump import Dump, build_meta, convert, load_dump, write_atomic, write_dump, write_raw
 from zbench.errors import UserError
 from zbench.frames import PAGE_SIZE
@@ -180,39 +182,38 @@ def capture_cmd(
 
     Usage: zbench capture --out FILE [options] -- CMD [ARGS]...
     """
-    if pid is not None:
-        if cmd:
-            raise UserError("capture: give either --pid or a command, not both")
-        if not allow_running:
-            raise UserError("capture: --pid needs --allow-running (it captures a running process)")
-        result: CaptureResult = capture_running(
-            pid,
-            allow_running=True,
-            target=target,
-            include_file_cow=include_file_cow,
-            progress=_stderr,
-        )
-    else:
-        if not cmd:
-            raise UserError("capture: no command given (zbench capture --out FILE -- CMD ...)")
-        if timeout <= 0:
-            raise UserError(f"capture: --timeout must be positive, not {timeout:g}")
-        result = capture(
-            list(cmd),
-            ready_marker=ready_marker,
-            timeout=timeout,
-            rss_threshold_kb=rss_threshold,
-            settle=settle,
-            target=target,
-            include_file_cow=include_file_cow,
-            progress=_stderr,
-        )
-    if fmt == "raw":
-        write_raw(out, result.pages)
-        meta_path = out.with_name(out.name + ".json")
-        write_raw_meta(meta_path, result)
-    else:
-        write_dump(out, result.pages, result.meta)
+    check_options(timeout, settle, rss_threshold)  # before anything starts
+    check_number("--pid", pid, 0, 1 << 22)
+    if pid is not None and cmd:
+        raise UserError("capture: give either --pid or a command, not both")
+    if pid is not None and not allow_running:
+        raise UserError("capture: --pid needs --allow-running (it captures a running process)")
+    if pid is None and not cmd:
+        raise UserError("capture: no command given (zbench capture --out FILE -- CMD ...)")
+    meta_path = out.with_name(out.name + ".json")
+    for dest in (out, meta_path) if fmt == "raw" else (out,):
+        safeio.check_destination(dest)  # a device, FIFO or directory: refused, untouched
+    with interruptible():  # SIGTERM/SIGINT/SIGHUP: clean up, exit 128 + signal
+        if pid is not None:
+            result: CaptureResult = capture_running(
+                pid, allow_running=True, target=target, include_file_cow=include_file_cow,
+                progress=_stderr,
+            )
+        else:
+            result = capture(
+                list(cmd), ready_marker=ready_marker, timeout=timeout,
+                rss_threshold_kb=rss_threshold, settle=settle, target=target,
+                include_file_cow=include_file_cow, progress=_stderr,
+            )
+        if fmt == "raw":
+            write_raw(out, result.pages)
+            try:
+                write_raw_meta(meta_path, result)
+            except BaseException:
+                out.unlink(missing_ok=True)  # a raw dump without its metadata: not kept
+                raise
+        else:
+            write_dump(out, result.pages, result.meta)
     _stderr(f"wrote {out} ({result.n_pages} pages, {fmt}, mode 0600)")
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from zbench.safeio import json_text
+from zbench.safeio import write_atomic as safe_write
 
 SCHEMA = "zbench.results"
 SCHEMA_VERSION = 1
@@ -62,40 +63,25 @@ def make_results(suite: dict[str, Any], env: dict[str, Any],
             "environment": env, "cases": cases}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file
+    (:func:`zbench.safeio.write_atomic`: a device, FIFO or directory is refused, and a
+    failing write is one line naming the path)."""
+    safe_write(path, text)
 
 
-def dumps_json(results: dict[str, Any]) -> str:
-    return json.dumps(results, indent=2, sort_keys=False) + "\n"
+def dumps_json(results: dict[str, Any], where: str = "results.json") -> str:
+    """Strict JSON of a results file; a NaN or infinity is an error naming its path."""
+    return json_text(results, where, indent=2)
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
-    from zbench.errors import UserError
+    """A results (or baseline) file, opened without blocking, parsed as strict JSON and
+    checked against the schema (:mod:`zbench.schema`); a UserError, one line per
+    problem, naming the file and the JSON path otherwise."""
+    from zbench.schema import read_results
 
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{p}: no such results file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{p}: not a readable results file: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise UserError(f"{p}: schema: not a zbench results file")
-    if data.get("version") != SCHEMA_VERSION:
-        raise UserError(f"{p}: version: unsupported results version {data.get('version')!r}")
-    return data
+    return read_results(path)
 
 
 def write_run(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
@@ -104,7 +90,7 @@ def write_run(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
 
     res = out_dir / "results.json"
     rep = out_dir / "report.md"
-    text = dumps_json(results)
+    text = dumps_json(results, str(res))
     report = report_markdown(results)
     write_atomic(res, text)
     write_atomic(rep, report)

@@ -18,23 +18,35 @@ from zbench.frames import PAGE_SIZE
 
 
 class SizedPages:
+    """The stand-ins of one case.  Each store of a size gets the next index *of that
+    size* as the blob's head (up to 8 bytes), so blobs of one size are distinct as long
+    as the size can tell them apart (256 of size 1, 65536 of size 2, ...); past that,
+    a blob equal to an earlier one is that earlier stand-in again (same page, same
+    compressed form), which still decodes correctly."""
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._by_blob: dict[bytes, int] = {}
+        self._per_size: dict[int, int] = {}
         self._next = 0
 
     def data(self, key: int) -> bytes:
         return random.Random(f"sized:{self.seed}:{key}").randbytes(PAGE_SIZE)
 
     def make(self, size: int) -> tuple[int, bytes]:
-        """A new stand-in of ``size`` compressed bytes: (key, blob)."""
-        key = self._next
-        self._next += 1
+        """A stand-in of ``size`` compressed bytes: (key, blob)."""
+        if size < 1:
+            raise ValueError(f"a stand-in needs at least one byte, not {size}")
+        index = self._per_size.get(size, 0)
+        self._per_size[size] = index + 1
         n = min(size, 8)
-        head = key.to_bytes(8, "little")[:n]
-        if n < 8 and key >= 256**n:
-            raise ValueError(f"too many stand-ins of size {size} to keep them distinct")
+        head = (index % 256**n).to_bytes(n, "little")
+        key = self._next
         blob = head + random.Random(f"pad:{self.seed}:{key}").randbytes(size - n)
+        old = self._by_blob.get(blob)
+        if old is not None:
+            return old, blob
+        self._next += 1
         self._by_blob[blob] = key
         return key, blob
 
