@@ -11,6 +11,9 @@ opt-in), skip shared, file, ``[vvar]``, ``[vvar_vclock]``, ``[vdso]``,
 via ``/proc/kpageflags`` bit 24 when readable; read ``/proc/PID/mem`` in
 coalesced runs tolerating EIO; ``SIGKILL`` and ``wait``.  Pages that are not
 present are never read: that would map the zero page or allocate shmem.
+
+Containment (:mod:`zbench.capturectl`): nothing the program forks outlives the
+capture, the capture has a hard deadline, and SIGTERM/SIGINT/SIGHUP clean up first.
 """
 
 from __future__ import annotations
@@ -20,15 +23,25 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from zbench.capturectl import (
+    DEADLINE_GRACE_S,
+    Drain,
+    Signals,
+    interruptible,
+    kill_all,
+    signal_all,
+    start_tick,
+    subreaper,
+)
 from zbench.dump import host_meta, merge_runs
 from zbench.errors import UserError
 from zbench.frames import PAGE_SHIFT, PAGE_SIZE
@@ -50,7 +63,29 @@ METHOD = (
     "coalesced reads of /proc/PID/mem; SIGKILL"
 )
 
+MAX_TIMEOUT_S = 86_400.0  # a day
+MAX_SETTLE_S = 3_600.0
+MAX_RSS_KB = 1 << 40  # 1 PiB
+
 Progress = Callable[[str], None]
+
+
+def check_number(option: str, value: float | None, low: float, high: float,
+                 low_ok: bool = False) -> None:
+    """``value`` is finite, above ``low`` (or equal, with ``low_ok``) and at most ``high``."""
+    if value is None:
+        return
+    if not low <= value <= high or (value == low and not low_ok):  # NaN fails too
+        rel = ">=" if low_ok else ">"
+        raise UserError(f"capture: {option}: must be a finite number {rel} {low:g} and "
+                        f"<= {high:g}, not {value!r}")
+
+
+def check_options(timeout: float, settle: float, rss_threshold_kb: int | None) -> None:
+    """Every numeric capture option, before anything is started."""
+    check_number("--timeout", timeout, 0, MAX_TIMEOUT_S)
+    check_number("--settle", settle, 0, MAX_SETTLE_S, low_ok=True)
+    check_number("--rss-threshold", rss_threshold_kb, 0, MAX_RSS_KB)
 
 
 @dataclass
@@ -171,49 +206,24 @@ def process_tree(root: int) -> list[int]:
     return order
 
 
-def _signal(pids: Iterable[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
 def freeze_tree(root: int, timeout: float = 3.0) -> list[int]:
     """SIGSTOP ``root`` and its descendants until the tree is stable and all stopped."""
     stopped: list[int] = []
+    deadline = time.monotonic() + timeout
     while True:
         new = [pid for pid in process_tree(root) if pid not in stopped]
         if not new:
             break
-        _signal(new, signal.SIGSTOP)
+        if time.monotonic() > deadline:
+            raise UserError(f"capture: the process tree kept growing for {timeout:g} s")
+        signal_all(new, signal.SIGSTOP)
         stopped.extend(new)
-    deadline = time.monotonic() + timeout
     for pid in stopped:
         while read_status(pid).get("State", "X")[:1] not in ("T", "t", "Z", "X"):
             if time.monotonic() > deadline:
                 raise UserError(f"process {pid} did not stop within {timeout:g} s")
             time.sleep(0.002)
     return stopped
-
-
-class _Drain(threading.Thread):
-    """Reads a child's pipe to the end, remembering the last lines and the marker."""
-
-    def __init__(self, stream: IO[bytes], marker: str | None) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.marker = marker.encode() if marker else None
-        self.seen = threading.Event()
-        self.tail: deque[str] = deque(maxlen=3)
-
-    def run(self) -> None:
-        for line in iter(lambda: self.stream.readline(1 << 16), b""):
-            if self.marker is not None and self.marker in line:
-                self.seen.set()
-            text = line.decode("utf-8", "replace").strip()
-            if text:
-                self.tail.append(text)
 
 
 def _zero_checker() -> tuple[int | None, str]:
@@ -411,32 +421,63 @@ def capture(
     include_file_cow: bool = False,
     progress: Progress | None = None,
 ) -> CaptureResult:
-    """Start ``cmd``, capture its tree's private anon memory, kill it (module docstring)."""
-    say = progress or _quiet
+    """Start ``cmd``, capture its tree's private anon memory, kill it (module docstring).
+
+    The options are checked first (:func:`check_options`); then the program and every
+    process it forks are killed at the end, on errors, at the hard deadline and on
+    SIGTERM/SIGINT/SIGHUP (:class:`~zbench.capturectl.CaptureInterrupted`).
+    """
     if not cmd:
         raise UserError("capture: no command given")
-    work = Path(tempfile.mkdtemp(prefix="zbench-capture-"))
-    home, tmp = work / "home", work / "tmp"
-    home.mkdir(mode=0o700)
-    tmp.mkdir(mode=0o700)
-    env = clean_env(home, tmp)
-    exe = cmd[0] if "/" in cmd[0] else shutil.which(cmd[0], path=CLEAN_PATH)
+    check_options(timeout, settle, rss_threshold_kb)
+    exe = _executable(cmd[0])
+    with interruptible() as guard, subreaper():
+        if guard is not None:  # the hard deadline, cleared by _capture's cleanup
+            guard.deadline_s = timeout + settle + DEADLINE_GRACE_S
+            signal.setitimer(signal.ITIMER_REAL, guard.deadline_s)
+        return _capture(cmd, exe, guard, progress or _quiet, ready_marker=ready_marker,
+                        timeout=timeout, rss_threshold_kb=rss_threshold_kb, settle=settle,
+                        target=target, include_file_cow=include_file_cow)
+
+
+def _executable(name: str) -> str:
+    exe = name if "/" in name else shutil.which(name, path=CLEAN_PATH)
     if exe is None:
-        shutil.rmtree(work, ignore_errors=True)
-        raise UserError(f"capture: command {cmd[0]!r} not found in {CLEAN_PATH}")
+        raise UserError(f"capture: command {name!r} not found in {CLEAN_PATH}")
+    if not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+        raise UserError(f"capture: {exe}: not executable (not a file, or no execute permission)")
+    return exe
+
+
+def _capture(cmd: list[str], exe: str, guard: Signals | None, say: Progress, *,
+             ready_marker: str | None, timeout: float, rss_threshold_kb: int | None,
+             settle: float, target: str, include_file_cow: bool) -> CaptureResult:
+    hold = guard.deferred if guard is not None else nullcontext
     tree: list[int] = []
+    since = 0
+    proc: subprocess.Popen[bytes] | None = None
+    drains: list[Drain] = []
+    work: Path | None = None
     try:
-        proc = subprocess.Popen([exe, *cmd[1:]], env=env, cwd=home, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, close_fds=True)  # fmt: skip
-    except OSError as e:
-        shutil.rmtree(work, ignore_errors=True)
-        raise UserError(f"capture: cannot start {cmd[0]!r}: {e.strerror or e}") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = _Drain(proc.stdout, ready_marker), _Drain(proc.stderr, None)
-    out.start()
-    err.start()
-    try:
+        with hold():  # a signal here would leak the temp home or the child
+            work = Path(tempfile.mkdtemp(prefix="zbench-capture-"))
+            home, tmp = work / "home", work / "tmp"
+            home.mkdir(mode=0o700)
+            tmp.mkdir(mode=0o700)
+            env = clean_env(home, tmp)
+            try:
+                proc = subprocess.Popen([exe, *cmd[1:]], env=env, cwd=home,
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, start_new_session=True,
+                                        close_fds=True)  # fmt: skip
+            except OSError as e:
+                raise UserError(f"capture: cannot start {cmd[0]!r}: {e.strerror or e}") from None
+            since = start_tick(proc.pid)
+            assert proc.stdout is not None and proc.stderr is not None
+            out, err = Drain(proc.stdout, ready_marker), Drain(proc.stderr, None)
+            drains = [out, err]
+            out.start()
+            err.start()
         say(f"started pid {proc.pid}: {' '.join(cmd)}")
         t0 = time.monotonic()
         trigger = _wait_trigger(proc, out, rss_threshold_kb, timeout, t0)
@@ -461,11 +502,18 @@ def capture(
         say(f"captured {result.n_pages} pages ({result.meta['captured']['counters']})")
         return result
     finally:
-        _kill(proc, tree)
-        shutil.rmtree(work, ignore_errors=True)
+        with hold():
+            if guard is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if proc is not None:
+                kill_all(proc, tree, since)
+            for drain in drains:
+                drain.stop()
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
 
 
-def _wait_trigger(proc: subprocess.Popen[bytes], out: _Drain, rss_kb: int | None,
+def _wait_trigger(proc: subprocess.Popen[bytes], out: Drain, rss_kb: int | None,
                   timeout: float, t0: float) -> str:  # fmt: skip
     while True:
         if out.seen.is_set():
@@ -484,30 +532,13 @@ def _wait_trigger(proc: subprocess.Popen[bytes], out: _Drain, rss_kb: int | None
         time.sleep(0.01)
 
 
-def _exited(proc: subprocess.Popen[bytes], cmd: list[str], when: str, err: _Drain) -> None:
+def _exited(proc: subprocess.Popen[bytes], cmd: list[str], when: str, err: Drain) -> None:
     err.join(0.5)
     last = f"; last stderr: {err.tail[-1]}" if err.tail else ""
     raise UserError(
         f"capture: {cmd[0]} exited with status {proc.returncode} {when}, nothing can be read "
         f"(capture happens at the ready marker, RSS threshold or timeout){last}"
     )
-
-
-def _kill(proc: subprocess.Popen[bytes], tree: list[int]) -> None:
-    """SIGKILL the (stopped) tree, its process group, and reap the child."""
-    _signal(reversed(tree), signal.SIGKILL)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.kill()
-    except ProcessLookupError:
-        pass
-    proc.wait()
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
 
 
 def capture_running(
@@ -547,7 +578,7 @@ def capture_running(
                         include_file_cow=include_file_cow, tree=_tree_info(stopped))  # fmt: skip
         return _finish(collected, procs, captured)
     finally:
-        _signal(stopped, signal.SIGCONT)
+        signal_all(stopped, signal.SIGCONT)
 
 
 def _tree_info(tree: list[int]) -> list[dict[str, Any]]:
