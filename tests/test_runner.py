@@ -99,7 +99,10 @@ def test_verify_failure_exits_1_on_the_cli(registry: Registry, raw_dump: Path,
                                    "--verify", "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "VERIFY FAILED" in res.stderr and "Traceback" not in res.stderr
-    assert not (tmp_path / "o" / "results.json").exists()
+    # the failure is recorded beside the other cases, never lost with them
+    cases = json.loads((tmp_path / "o" / "results.json").read_text())["cases"]
+    assert [c["failed"]["kind"] for c in cases] == ["verify"]
+    assert "metrics" not in cases[0]
 
 
 def test_compressed_pages_are_cached_and_rebuilt_when_damaged(

@@ -26,6 +26,7 @@ from zbench.errors import VerifyError
 from zbench.experiments import MigrationLab
 from zbench.frames import PAGE_SIZE, PageFrames
 from zbench.frontend import FrontEnd
+from zbench.invariants import check_metrics, check_numbers, check_pool
 from zbench.metrics import derive, read_costs
 from zbench.options import PluginOptions
 from zbench.plugins import PluginRecord
@@ -172,7 +173,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
     allocator, frontend, workload = rig.allocator, rig.frontend, rig.workload
     sized, page_cls = rig.sized, rig.page_cls
     expected: dict[int, int] = {}  # offset -> corpus page (>= 0) or ~stand-in key, for verify
-    ops = verified = compacted = 0
+    ops = verified = compacted = stores = 0
     phases: list[dict[str, Any]] = []
     lab: MigrationLab | None = None  # created by the first MIGRATE op
 
@@ -212,6 +213,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
     for op in workload.operations(corpus.n_pages):
         kind = op.kind
         if kind is OpKind.STORE:
+            stores += 1
             if op.size > 0:
                 key, blob = sized.make(op.size)
                 frontend.store(op.offset, _SizedPage(sized.data(key), blob))
@@ -258,8 +260,11 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
     for phase, extra in zip(phases, real.get("phases", []), strict=False):
         phase.update(extra)
 
+    check_pool(allocator.pool_pages(), frames)
     m: dict[str, int | float] = {}
-    m.update(allocator.stats())
+    stats = allocator.stats()
+    check_numbers(stats)
+    m.update(stats)
     for k, v in verify_reads.items():  # the workload's costs, not the checker's
         m[k] -= v
     m.update({
@@ -278,6 +283,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
     m.update(derive(m, PAGE_SIZE))
     if lab is not None:
         m.update(lab.metrics(m))
+    check_metrics(m, stores)
     return CaseRun(
         metrics=m,
         phases=phases,

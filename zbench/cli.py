@@ -90,35 +90,38 @@ def cli() -> None:
                    "reports/<suite>-*), reusing its finished cases.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Neither read nor write the case cache (cases/ under $ZBENCH_CACHE).")
+@click.option("--case-timeout", "case_timeout", type=float, default=None, metavar="SECONDS",
+              help="Kill a case that runs longer and record it as failed [default: "
+                   "$ZBENCH_CASE_TIMEOUT, else 3600].")
 def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         frontends: tuple[str, ...], compressors: tuple[str, ...], workloads: tuple[str, ...],
         sets: tuple[str, ...], seed: int | None, out_dir: Path | None, as_json: bool,
         verify: bool, timing: bool | None = None, preset: str | None = None,
         jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
-        resume: bool = False, no_cache: bool = False) -> None:
+        resume: bool = False, no_cache: bool = False,
+        case_timeout: float | None = None) -> None:
     """Run SUITE (a YAML file), narrowed by the flags; without SUITE, an ad-hoc run
     (default: the shipped dump, lz4, zram, zsmalloc, fill).  With a `timing:` section
     (or --timing) it also measures store/load latency under pyperf (docs/timing.md).
     Finished cases are cached; -j / --executor run them in parallel (docs/scale.md)."""
     from zbench.executors import Execution
-    from zbench.resume import begin_run, finish_run
+    from zbench.resume import OutLock, begin_run
+    from zbench.watchdog import case_timeout as timeout_of
+    from zbench.watchdog import stop_on_signals
 
-    execution = Execution(jobs, executor, scheduler, cache=not no_cache)
+    registry = get_registry()
+    # plugins registered in this process only (tests) cannot be rebuilt by a worker
+    local = any(p.dist == "(local)" for p in registry.plugins)
+    execution = Execution(jobs, executor, scheduler, cache=not no_cache, isolate=not local,
+                          contain=True,
+                          timeout=timeout_of(case_timeout))
     execution.check()
     if resume and no_cache:
         raise UserError("--resume: needs the case cache (drop --no-cache)")
     from zbench.options import parse_assignments
-    from zbench.results import write_run
-    from zbench.runner import Narrowing, expand, narrow, run_suite
+    from zbench.runner import Narrowing, expand, narrow
     from zbench.suite import load_suite, parse_suite
-    from zbench.tables import (
-        comparison_table,
-        fragmentation_table,
-        models_table,
-        zswap_table,
-    )
 
-    registry = get_registry()
     if suite is not None:
         s, base = load_suite(suite)
         where = str(suite)
@@ -152,8 +155,30 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 
         s = s.model_copy(update={"timing": TimingSpec()})
     plan = expand(s, base, where, registry)
-    out_dir = begin_run(s.name, plan, out_dir, resume,
-                        lambda: datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if not plan.cases:
+        field = "exclude" if s.exclude else "cases"
+        raise UserError(f"{where}: {field}: no case left to run (every combination is "
+                        "excluded or narrowed away)")
+    lock = OutLock(Path("."))
+    with stop_on_signals() as stopped:
+        try:
+            out_dir = begin_run(s.name, plan, out_dir, resume,
+                                lambda: datetime.now().strftime("%Y%m%d-%H%M%S"), lock)
+            stopped.out_dir = out_dir
+            results = _run_and_write(s, plan, registry, execution, out_dir, preset)
+        finally:
+            lock.release()
+    res_path, rep_path = out_dir / "results.json", out_dir / "report.md"
+    _print_run(results, res_path, rep_path, as_json)
+
+
+def _run_and_write(s: Any, plan: Any, registry: Any, execution: Any, out_dir: Path,
+                   preset: str | None) -> dict[str, Any]:
+    """Run the plan, its timing cases and reporters; write results.json and report.md."""
+    from zbench.results import write_run
+    from zbench.resume import finish_run
+    from zbench.runner import run_suite
+
     results = run_suite(s, plan, registry, execution=execution)
     if s.timing is not None:
         from zbench.latency import run_timing
@@ -164,13 +189,44 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 
         results["reports"] = run_reports(s.reports, results, out_dir,
                                          lambda m: click.echo(m, err=True))
-    res_path, rep_path = write_run(results, out_dir)
+    write_run(results, out_dir)
     finish_run(out_dir)
+    return results
+
+
+def _fail_summary(results: dict[str, Any]) -> bool:
+    """One stderr line per failed case and timing case; True when anything failed."""
+    from zbench.runner import failed_cases
+
+    bad = failed_cases(results)
+    for c in bad:
+        f = c["failed"]
+        label = "VERIFY FAILED" if f["kind"] == "verify" else f"case failed ({f['kind']})"
+        click.echo(f"zbench: {label}: {_case_id(c)}: {f['reason']}", err=True)
     timing_failed = [t["id"] for t in results.get("timing", []) if t.get("error")]
+    if timing_failed:
+        click.echo(f"zbench: timing failed for {', '.join(timing_failed)}", err=True)
+    return bool(bad or timing_failed)
+
+
+def _case_id(c: dict[str, Any]) -> str:
+    return "/".join((c["allocator"]["label"], c["frontend"]["label"], c["compressor"]["label"],
+                     c["workload"]["label"], c["dump"]["name"]))
+
+
+def _print_run(results: dict[str, Any], res_path: Path, rep_path: Path, as_json: bool) -> None:
+    from zbench.tables import (
+        comparison_table,
+        failed_table,
+        fragmentation_table,
+        models_table,
+        zswap_table,
+    )
+
     if as_json:
         click.echo(json.dumps(results, indent=2))
         click.echo(f"wrote {res_path} and {rep_path}", err=True)
-        if timing_failed:
+        if _fail_summary(results):
             sys.exit(1)
         return
     comparison = comparison_table(results)
@@ -207,9 +263,12 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         click.echo(mt)
     click.echo("\nModels\n")
     click.echo(models_table(results))
+    ft = failed_table(results)
+    if ft:
+        click.echo("\nFailed cases\n")
+        click.echo(ft)
     click.echo(f"\nwrote {res_path} and {rep_path}")
-    if timing_failed:
-        click.echo(f"zbench: timing failed for {', '.join(timing_failed)}", err=True)
+    if _fail_summary(results):
         sys.exit(1)
 
 
@@ -298,8 +357,16 @@ def _add_dump_commands() -> None:
             cli.add_command(getattr(importlib.import_module(module), attr), name)
 
 
+def _needs_no_plugins(argv: list[str]) -> bool:
+    """``zbench --version`` (and ``zbench`` with no command) never load a plugin."""
+    return not argv or argv[0] == "--version"
+
+
 def main(argv: list[str] | None = None) -> None:
     _add_dump_commands()
+    if _needs_no_plugins(sys.argv[1:] if argv is None else argv):
+        cli.main(args=argv, prog_name="zbench")
+        return
     try:
         get_registry().register_commands(cli)
     except UserError as exc:  # pragma: no cover - defensive

@@ -1,5 +1,8 @@
-"""Where the deterministic cases of a run execute: in process, on a local process pool
-(``zbench run -j N``) or on dask.distributed (``--executor dask [--scheduler ADDR]``).
+"""Where the deterministic cases of a run execute: in process (library callers), on
+local worker processes under a per-case deadline (``zbench run [-j N]``,
+:mod:`zbench.watchdog`) or on dask.distributed (``--executor dask [--scheduler ADDR]``).
+A case that raises is an outcome of its own (``{"failed": {"kind", "reason"}}``),
+never an exception that stops the run; failed cases are never cached.
 
 Workers receive case *descriptions*, never objects: plugin names and option
 mappings, the dump's path and sha256, the seed and ``verify``.  Each worker
@@ -15,10 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +32,10 @@ from zbench.compcache import CompressedPages, cache_key, compress_dump
 from zbench.compressor import Compressor
 from zbench.corpus import Corpus
 from zbench.dump import Dump, load_dump
-from zbench.errors import CaseSkipped, UserError
+from zbench.errors import CaseSkipped, UserError, VerifyError
 from zbench.options import parse_options
 from zbench.plugins import Registry
+from zbench.watchdog import DEFAULT_TIMEOUT, WorkerPool, failed
 
 EXECUTORS = ("local", "dask")
 PARTS = ("compressor", "frontend", "allocator", "workload")
@@ -49,6 +52,9 @@ class Execution:
     executor: str = "local"
     scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
     cache: bool = False  # read and write the case cache
+    isolate: bool = False  # local cases in worker processes, even with one job
+    timeout: float | None = None  # per case, in worker processes (None: the default)
+    contain: bool = False  # in process: a failing case is an outcome, not an exception
 
     def check(self) -> None:
         if self.jobs is not None and self.jobs < 1:
@@ -61,7 +67,7 @@ class Execution:
 
     @property
     def in_process(self) -> bool:
-        return self.executor == "local" and (self.jobs or 1) == 1
+        return self.executor == "local" and (self.jobs or 1) == 1 and not self.isolate
 
 
 # -- describing and rebuilding a case ----------------------------------------------------
@@ -88,7 +94,7 @@ def rebuild(desc: dict[str, Any], registry: Registry) -> Case:
 
 
 # -- running one case ----------------------------------------------------------------------
-def outcome(case: Case, dump: Dump, memo: Memo) -> Outcome:
+def outcome(case: Case, dump: Dump, memo: Memo, contain: bool = True) -> Outcome:
     """Run ``case``; its CaseRun (or skip reason) as a JSON-normalised mapping."""
 
     def compressed(corpus: Corpus, compressor: Compressor) -> CompressedPages:
@@ -104,8 +110,33 @@ def outcome(case: Case, dump: Dump, memo: Memo) -> Outcome:
         run = run_case(case, dump, compressed)
     except CaseSkipped as exc:
         return {"skipped": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a failing case fails alone
+        if not contain:
+            raise
+        return failure(exc)
     normalised: Outcome = json.loads(json.dumps(dataclasses.asdict(run)))
     return normalised
+
+
+def failure(exc: BaseException) -> Outcome:
+    """The outcome of a case that raised: kind and a one-line reason."""
+    from zbench.invariants import InvariantError
+
+    kind = ("verify" if isinstance(exc, VerifyError)
+            else "invariant" if isinstance(exc, InvariantError) else "error")
+    text = str(exc).strip().splitlines()
+    reason = text[0] if text else ""
+    if kind == "error":
+        reason = f"{type(exc).__name__}: {reason}".rstrip(": ")
+    return failed(kind, reason[:500])
+
+
+def compute_safely(desc: dict[str, Any]) -> Outcome:
+    """:func:`compute`, any exception an outcome of kind ``error`` (never raised)."""
+    try:
+        return compute(desc)
+    except Exception as exc:  # noqa: BLE001
+        return failure(exc)
 
 
 _WORKER_DUMPS: dict[tuple[str, str], Dump] = {}
@@ -134,14 +165,6 @@ def compute(desc: dict[str, Any]) -> Outcome:
 # -- executors ----------------------------------------------------------------------------
 @contextmanager
 def _pool(ex: Execution) -> Iterator[Executor]:
-    if ex.executor == "local":
-        # spawn: each worker starts clean and loads the plugins from entry points itself
-        pool = ProcessPoolExecutor(ex.jobs or 1, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            yield pool
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return
     try:
         import logging
 
@@ -194,7 +217,7 @@ def run_cases(cases: list[Case], dumps: dict[Path, Dump], ex: Execution, memo: M
 
     def finish(case: Case, res: Outcome) -> None:
         out[case.index] = res
-        if ex.cache and "skipped" not in res:
+        if ex.cache and "skipped" not in res and "failed" not in res:
             casecache.store(keys[case.index], case.id, res)
         done(case, res, False)
 
@@ -202,11 +225,17 @@ def run_cases(cases: list[Case], dumps: dict[Path, Dump], ex: Execution, memo: M
         for case in todo:
             if started is not None:
                 started(case)
-            finish(case, outcome(case, dumps[case.dump_path], memo))
+            finish(case, outcome(case, dumps[case.dump_path], memo, ex.contain))
+    elif todo and ex.executor == "local":
+        by_index = {c.index: c for c in todo}
+        pool = WorkerPool(ex.jobs or 1, ex.timeout or DEFAULT_TIMEOUT)
+        pool.run(((c.index, describe(c, dumps[c.dump_path].sha256)) for c in todo),
+                 lambda i, res: finish(by_index[i], res))
     elif todo:
         with _pool(ex) as pool:
             futures: dict[Future[Outcome], Case] = {
-                pool.submit(compute, describe(c, dumps[c.dump_path].sha256)): c for c in todo}
+                pool.submit(compute_safely, describe(c, dumps[c.dump_path].sha256)): c
+                for c in todo}
             for fut in as_completed(futures):
                 finish(futures[fut], fut.result())
     return [out[c.index] for c in cases]

@@ -10,6 +10,7 @@ names) allow-lists plugins; ``ZBENCH_DISABLE_PLUGINS`` blocks them.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -28,6 +29,8 @@ from zbench.workload import Workload
 GROUP = "zbench"
 LOAD_ENV = "ZBENCH_LOAD_PLUGINS"
 DISABLE_ENV = "ZBENCH_DISABLE_PLUGINS"
+IMPORT_TIMEOUT_ENV = "ZBENCH_IMPORT_TIMEOUT"
+DEFAULT_IMPORT_TIMEOUT = 10.0
 
 #: kind -> (registration hook, required base class)
 KINDS: dict[str, tuple[str, type]] = {
@@ -81,6 +84,41 @@ def _describe_exc(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def import_timeout() -> float:
+    """Seconds a plugin may take to import: ``$ZBENCH_IMPORT_TIMEOUT``, else 10."""
+    raw = os.environ.get(IMPORT_TIMEOUT_ENV)
+    try:
+        value = float(raw) if raw is not None else DEFAULT_IMPORT_TIMEOUT
+    except ValueError:
+        value = DEFAULT_IMPORT_TIMEOUT
+    return value if value > 0 else DEFAULT_IMPORT_TIMEOUT
+
+
+class _ImportTimedOut(Exception):
+    pass
+
+
+def _load_watched(ep: EntryPoint, timeout: float) -> object:
+    """``ep.load()`` in a daemon thread, given up after ``timeout`` seconds (the thread is
+    left behind, blocked in the plugin's import, and dies with the process)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["obj"] = ep.load()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["exc"] = exc
+
+    t = threading.Thread(target=target, name=f"zbench-import-{ep.name}", daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise _ImportTimedOut(f"import timed out after {timeout:g} s")
+    if "exc" in box:
+        raise box["exc"]
+    return box["obj"]
+
+
 class Registry:
     """Name -> class tables for every plugin kind, plus the plugin list."""
 
@@ -97,6 +135,7 @@ class Registry:
         block = _env_names(DISABLE_ENV) or set()
         if eps is None:
             eps = entry_points(group=GROUP)
+        timeout = import_timeout()
         for ep in sorted(eps, key=lambda e: e.name):
             dist = ep.dist.name if ep.dist is not None else "?"
             version = ep.dist.version if ep.dist is not None else "?"
@@ -109,7 +148,10 @@ class Registry:
                 rec.error = f"blocked by {LOAD_ENV if by_allow else DISABLE_ENV}"
                 continue
             try:
-                obj = ep.load()
+                obj = _load_watched(ep, timeout)
+            except _ImportTimedOut as exc:
+                rec.status, rec.error = "broken", str(exc)
+                continue
             except BaseException as exc:  # noqa: BLE001 - any failure is contained
                 if isinstance(exc, KeyboardInterrupt):
                     raise

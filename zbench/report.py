@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from zbench.errors import UserError
 from zbench.results import write_atomic
 
 _CSS = """
@@ -37,9 +38,19 @@ def _results_path(path: Path) -> Path:
 def _tables(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
     """(title, table, note) for every table the results have."""
     from zbench.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
-    from zbench.tables import comparison_table, fragmentation_table, models_table, zswap_table
+    from zbench.tables import (
+        FAILED_NOTE,
+        comparison_table,
+        failed_table,
+        fragmentation_table,
+        models_table,
+        zswap_table,
+    )
 
     out = []
+    ft = failed_table(results, fmt)
+    if ft:
+        out.append(("Failed cases", ft, FAILED_NOTE))
     ct = comparison_table(results, fmt)
     if ct:
         out.append(("Allocators side by side", ct, "Pool pages (effective ratio)."))
@@ -106,8 +117,7 @@ def write_markdown(results: dict[str, Any], out_dir: Path) -> tuple[Path, list[P
     lines = [report_markdown(results).rstrip("\n"), "", "## Plots", ""]
     for p in make_plots(results):
         path = out_dir / "plots" / f"{p.name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(p.png)
+        write_atomic(path, p.png)
         pngs.append(path)
         lines += [f"### {p.title}", "", f"![{p.title}](plots/{p.name}.png)", "", p.caption, ""]
     md = out_dir / "report.md"
@@ -129,6 +139,9 @@ def report_cmd(results: Path, as_html: bool, out: Path | None) -> None:
 
     path = _results_path(results)
     data = read(path)
+    if data.get("baseline"):
+        raise UserError(f"{path}: a baseline holds no run to report (report the run it was "
+                        "made from)")
     if as_html:
         target = out or path.parent / "report.html"
         write_atomic(target, render_html(data))

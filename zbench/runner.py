@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from zbench.case import Case, Part
+from zbench.corpus import corpus_pages
 from zbench.distributions import size_distributions
 from zbench.dump import Dump, load_dump
 from zbench.errors import CaseSkipped, UserError
@@ -19,6 +20,7 @@ from zbench.options import parse_options
 from zbench.plugins import Registry
 from zbench.results import environment, make_results
 from zbench.suite import PluginRef, Suite
+from zbench.workload import WorkloadOptions
 
 KIND_FIELDS = (("compressor", "compressors"), ("frontend", "frontends"),
                ("allocator", "allocators"), ("workload", "workloads"))
@@ -96,6 +98,11 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
             raise UserError(f"{where}: dumps[{i}]: {d}: no such file")
         if p not in dumps:
             dumps[p] = load_dump(p)
+    for p, dump in dumps.items():  # compressors and workloads checked on every dump first
+        for comp in parts["compressor"]:
+            comp.cls(comp.options).check(dump)
+        for i, wl in enumerate(parts["workload"]):
+            _check_workload(wl, dump, suite.seed, f"{where}: workloads[{i}] on {p.name}")
     own: dict[str, Part] = {}  # front ends that allocators bring along (the real kernel)
     for alloc in parts["allocator"]:
         name = alloc.cls.frontend
@@ -118,6 +125,8 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
                         probe = alloc.cls(alloc.options, PageFrames())
                     except CaseSkipped as exc:  # e.g. real code that is not at hand
                         reason = str(exc)
+                    except Exception:  # noqa: BLE001 - the case itself fails, alone
+                        reason = ""
                     else:
                         reason = fe_used.cls.supports(probe) or ""
                     for wl in parts["workload"]:
@@ -126,6 +135,17 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
                         cases.append(Case(len(cases), dump, comp, fe_used, alloc, wl,
                                           suite.seed, suite.verify, reason))
     return Plan(cases, dumps)
+
+
+def _check_workload(wl: Part, dump: Dump, seed: int, where: str) -> None:
+    o: WorkloadOptions = wl.options  # type: ignore[assignment]
+    try:
+        n = corpus_pages(dump.n_pages, o.zero_filled_pct, o.same_filled_pct, o.scale_pages)
+        wl.cls(o, seed).check(n)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise UserError(f"{where}: options: {exc}") from None
 
 
 def _excluded(suite: Suite, dump: Path, comp: Part, fe: Part, alloc: Part, wl: Part) -> bool:
@@ -161,6 +181,9 @@ def _record(case: Case, dump: Dump, res: dict[str, Any]) -> dict[str, Any]:
     }
     if "skipped" in res:
         rec["skipped"] = res["skipped"]
+        return rec
+    if "failed" in res:
+        rec["failed"] = res["failed"]
         return rec
     rec["allocator"].update(kernel=res["kernel"]["allocator"],
                             simplifications=res["simplifications"]["allocator"])
@@ -208,6 +231,10 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
         if "skipped" in res:
             say(f"{head(case, n)}: skipped ({res['skipped']})")
             return
+        if "failed" in res:
+            f = res["failed"]
+            say(f"{head(case, n)}: FAILED ({f['kind']}): {f['reason']}")
+            return
         m = res["metrics"]
         say(f"{head(case, n)}: pool {m['pool_pages']} pages, "
             f"ratio {m['effective_ratio']:.3f}"
@@ -223,6 +250,11 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
     results = make_results(suite_rec, environment(plugins), records)
     results["distributions"] = size_distributions(plan, blob_memo)
     return results
+
+
+def failed_cases(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The case records of ``results`` that failed (error, timeout, verify, invariant)."""
+    return [c for c in results.get("cases", []) if c.get("failed")]
 
 
 def run_suite_data(data: dict[str, Any], where: str = "suite", base: Path | None = None,

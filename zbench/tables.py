@@ -36,7 +36,7 @@ def _fmt(name: str, value: Any) -> Any:
 def fragmentation_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     headers = ["allocator", "front end", "compressor", "workload", "dump"]
     headers += [label for _, label in FRAG_COLUMNS]
-    any_skipped = any(c.get("skipped") for c in results["cases"])
+    any_skipped = any(c.get("skipped") or c.get("failed") for c in results["cases"])
     if any_skipped:
         headers.append("note")
     rows = []
@@ -45,6 +45,10 @@ def fragmentation_rows(results: dict[str, Any]) -> tuple[list[str], list[list[An
                           c["compressor"]["label"], c["workload"]["label"], c["dump"]["name"]]
         if c.get("skipped"):
             rows.append(row + ["—"] * len(FRAG_COLUMNS) + [f"skipped: {c['skipped']}"])
+            continue
+        if c.get("failed") or not isinstance(c.get("metrics"), dict):
+            kind = (c.get("failed") or {}).get("kind", "error")
+            rows.append(row + ["—"] * len(FRAG_COLUMNS) + [f"FAILED ({kind})"])
             continue
         m = c["metrics"]
         row += [_fmt(k, m.get(k)) for k, _ in FRAG_COLUMNS]
@@ -67,6 +71,8 @@ def comparison_table(results: dict[str, Any], fmt: str = "simple",
         key = (c["dump"]["name"], c["compressor"]["label"], fe, c["workload"]["label"])
         if c.get("skipped"):
             cell = "skipped"
+        elif c.get("failed") or not isinstance(c.get("metrics"), dict):
+            cell = "FAILED"
         else:
             m = c["metrics"]
             cell = f"{m.get(metric)} ({m.get('effective_ratio', 0):.2f}x)"
@@ -101,7 +107,7 @@ def zswap_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
     """The zswap debugfs counters of every case that ran under zswap (None if none did)."""
     rows = []
     for c in results["cases"]:
-        if c["frontend"]["name"] != "zswap" or c.get("skipped"):
+        if c["frontend"]["name"] != "zswap" or c.get("skipped") or c.get("failed"):
             continue
         m = c["metrics"]
         row: list[Any] = [c["allocator"]["label"], c["frontend"]["label"],
@@ -120,7 +126,7 @@ def zswap_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
 def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
     seen: dict[tuple[str, str], str] = {}
     for c in results["cases"]:
-        if c.get("skipped"):
+        if c.get("skipped") or c.get("failed"):
             continue
         for kind in ("allocator", "frontend"):
             part = c[kind]
@@ -128,6 +134,28 @@ def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
             seen.setdefault(key, part.get("simplifications", ""))
     rows = [[label, kernel, simp] for (label, kernel), simp in seen.items()]
     return tabulate(rows, headers=["model", "kernel rules followed", "simplified"], tablefmt=fmt)
+
+
+def failed_rows(results: dict[str, Any]) -> list[list[str]]:
+    """(case, kind, reason) of every failed case."""
+    return [["/".join((c["allocator"]["label"], c["frontend"]["label"],
+                       c["compressor"]["label"], c["workload"]["label"], c["dump"]["name"])),
+             str(c["failed"].get("kind", "")), str(c["failed"].get("reason", ""))]
+            for c in results["cases"] if c.get("failed")]
+
+
+def failed_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
+    """The failed cases with the kind of failure and its reason (None when none failed)."""
+    rows = failed_rows(results)
+    if not rows:
+        return None
+    return tabulate(rows, headers=["case", "failure", "reason"], tablefmt=fmt,
+                    disable_numparse=True)
+
+
+FAILED_NOTE = ("error: the case raised; timeout: it ran longer than the case timeout and was "
+               "killed; verify: a load returned other bytes than were stored; invariant: its "
+               "metrics are inconsistent (docs/scale.md).")
 
 
 def report_markdown(results: dict[str, Any]) -> str:
@@ -143,6 +171,9 @@ def report_markdown(results: dict[str, Any]) -> str:
            if git.get("commit") else ""),
         "",
     ]
+    ft = failed_table(results, "github")
+    if ft:
+        lines += ["## Failed cases", "", ft, "", FAILED_NOTE, ""]
     ct = comparison_table(results, "github")
     if ct:
         lines += ["## Allocators side by side", "",
@@ -189,6 +220,8 @@ def report_markdown(results: dict[str, Any]) -> str:
     seen = set()
     for c in results["cases"]:
         key = (c["compressor"]["label"], c["dump"]["sha256"])
+        if c.get("failed") and "library" not in c["compressor"]:
+            continue
         if key in seen:
             continue
         seen.add(key)
