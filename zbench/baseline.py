@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
+from zbench.errors import UserError
 from zbench.results import SCHEMA, SCHEMA_VERSION, write_atomic
+from zbench.schema import raise_problems
 
 
 def _part(p: dict[str, Any]) -> dict[str, Any]:
@@ -23,9 +25,16 @@ def _part(p: dict[str, Any]) -> dict[str, Any]:
     return {k: p[k] for k in keep if k in p}
 
 
-def make_baseline(results: dict[str, Any]) -> dict[str, Any]:
-    """The deterministic part of a results mapping, with nothing machine- or time-specific:
-    what a project commits and CI compares a fresh run against."""
+def make_baseline(results: dict[str, Any], where: str = "results") -> dict[str, Any]:
+    """The deterministic part of a results mapping (checked against the results schema,
+    :mod:`zbench.schema`), with nothing machine- or time-specific: what a project commits
+    and CI compares a fresh run against.  A run with failed cases is no baseline (a
+    UserError naming them): CI would hold the failure as the expected state."""
+    failed = [f"{where}: cases[{i}].failed: case {c['id']!r} failed; a baseline needs a "
+              "run without failed cases" for i, c in enumerate(results["cases"])
+              if c.get("failed")]
+    if failed:
+        raise_problems(failed, where)
     cases = []
     for c in results["cases"]:
         rec: dict[str, Any] = {"id": c["id"]}
@@ -56,9 +65,13 @@ def baseline_cmd(results: Path, out: Path | None) -> None:
     nothing machine-specific); `zbench compare --strict BASELINE NEW` checks against it."""
     from zbench.compare import read
 
-    text = json.dumps(make_baseline(read(results)), indent=1, sort_keys=True) + "\n"
+    path = results / "results.json" if results.is_dir() else results
+    text = json.dumps(make_baseline(read(path), str(path)), indent=1, sort_keys=True) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return
-    write_atomic(out, text)
+    try:
+        write_atomic(out, text)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the baseline: {exc.strerror or exc}") from None
     click.echo(f"wrote {out}", err=True)

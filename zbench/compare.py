@@ -17,6 +17,7 @@ Exit codes: 0 no regression, 1 regression, 2 bad input or usage.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ class Threshold:
         except ValueError:
             raise UserError(f"{where}: threshold {text!r} is not a number or a percentage "
                             "(e.g. 5, 0.5%)") from None
+        if not math.isfinite(value):
+            raise UserError(f"{where}: threshold {text!r} is not a finite number")
         if value < 0:
             raise UserError(f"{where}: threshold {text!r} must not be negative")
         return cls(value, rel)
@@ -94,7 +97,7 @@ class Row:
 
     @property
     def change(self) -> str:
-        if not (_num(self.base) and _num(self.new)):
+        if not (_finite(self.base) and _finite(self.new)):
             return ""
         d = self.new - self.base
         rel = f" ({100 * d / self.base:+.1f}%)" if self.base else ""
@@ -118,26 +121,21 @@ def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _finite(v: Any) -> bool:
+    try:
+        return _num(v) and math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 # -- reading ------------------------------------------------------------------------
 
 def read(path: Path) -> dict[str, Any]:
     """A results (or baseline) file, or a run directory holding ``results.json``, checked
-    enough to compare; a UserError naming the file and field otherwise."""
+    against the results schema (:mod:`zbench.schema`); a UserError naming the file and
+    the JSON path of every problem otherwise."""
     p = path / "results.json" if path.is_dir() else path
-    data = load_results(p)
-    cases = data.get("cases")
-    if not isinstance(cases, list):
-        raise UserError(f"{p}: cases: expected a list")
-    for i, c in enumerate(cases):
-        if not isinstance(c, dict) or not isinstance(c.get("id"), str):
-            raise UserError(f"{p}: cases[{i}].id: missing or not a string")
-        if not c.get("skipped") and not isinstance(c.get("metrics"), dict):
-            raise UserError(f"{p}: cases[{i}].metrics: missing or not a mapping")
-    timing = data.get("timing", [])
-    if not isinstance(timing, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("id"), str) for t in timing):
-        raise UserError(f"{p}: timing: expected a list of records with an id")
-    return data
+    return load_results(p)
 
 
 def _by_id(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -164,6 +162,15 @@ def compare_results(base: dict[str, Any], new: dict[str, Any],
         if nc is None:
             cmp.rows.append(Row("case", cid, "—", "present", "missing", "missing", True))
             continue
+        if nc.get("failed"):
+            why = _failure(nc["failed"])
+            cmp.rows.append(Row("case", cid, "—", "ran" if not bc.get("failed") else "failed",
+                                why, "failed", True))
+            continue
+        if bc.get("failed"):
+            cmp.warnings.append(f"{cid}: failed in BASE ({_failure(bc['failed'])}); "
+                                "not compared")
+            continue
         if bc.get("skipped") or nc.get("skipped"):
             if not (bc.get("skipped") and nc.get("skipped")):
                 which = "BASE" if bc.get("skipped") else "NEW"
@@ -172,26 +179,47 @@ def compare_results(base: dict[str, Any], new: dict[str, Any],
             continue
         cmp.cases += 1
         before = len(cmp.rows)
-        _compare_metrics(cid, bc["metrics"], nc["metrics"], fail_on, strict, show_all, cmp)
+        _compare_metrics(cid, bc.get("metrics") or {}, nc.get("metrics"), fail_on, strict,
+                         show_all, cmp)
         if len(cmp.rows) > before:
             _library_hint(cid, bc, nc, cmp)
     for cid in n_cases.keys() - b_cases.keys():
+        nc = n_cases[cid]
+        if nc.get("failed"):
+            cmp.rows.append(Row("case", cid, "—", "missing", _failure(nc["failed"]), "failed",
+                                True))
+            continue
         cmp.rows.append(Row("case", cid, "—", "missing", "present", "new", strict))
     _compare_timing(base, new, fail_on, alpha, show_all, cmp)
     return cmp
 
 
-def _compare_metrics(cid: str, bm: dict[str, Any], nm: dict[str, Any],
+def _failure(rec: Any) -> str:
+    if isinstance(rec, dict):
+        return f"failed: {rec.get('kind', '?')}: {rec.get('reason', '?')}"
+    return f"failed: {rec}"
+
+
+def _compare_metrics(cid: str, bm: dict[str, Any], nm: Any,
                      fail_on: dict[str, Threshold], strict: bool, show_all: bool,
                      cmp: Comparison) -> None:
+    if not isinstance(nm, dict):  # only a library caller can get here: read() checks it
+        cmp.rows.append(Row("case", cid, "metrics", "present", _fmt(nm), "no metrics", True))
+        return
     for metric in sorted(bm.keys() | nm.keys(), key=lambda k: (k not in BY_NAME, k)):
         b, n = bm.get(metric), nm.get(metric)
+        if metric not in nm:
+            cmp.rows.append(Row("case", cid, metric, b, None, "missing in NEW", True))
+            continue
+        if not _finite(n):
+            cmp.rows.append(Row("case", cid, metric, b, n, "not a finite number", True))
+            continue
         if b == n:
             if show_all:
                 cmp.rows.append(Row("case", cid, metric, b, n, "same"))
             continue
         thr = fail_on.get(metric)
-        if not (_num(b) and _num(n)):
+        if not (_finite(b) and _finite(n)):
             cmp.rows.append(Row("case", cid, metric, b, n, "changed", strict))
             continue
         better = (d := BY_NAME.get(metric)) and d.better or ""
