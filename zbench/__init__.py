@@ -38,6 +38,7 @@ from zbench.options import PluginOptions
 from zbench.pagefill import same_filled_word
 from zbench.radix import RadixTree
 from zbench.reporter import Reporter
+from zbench.safeio import read_text, write_atomic
 from zbench.significance import welch_p
 from zbench.workload import Op, OpKind, Workload, WorkloadOptions
 
@@ -103,5 +104,7 @@ __all__ = [
     "run_suite",
     "same_filled_word",
     "welch_p",
+    "read_text",
+    "write_atomic",
     "__version__",
 ]

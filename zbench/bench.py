@@ -352,7 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker or not args.hist_out:
         return
     hist = per_operation(rig, t["rounds"])
-    Path(args.hist_out).write_text(json.dumps(hist), encoding="utf-8")
+    from zbench.safeio import write_atomic
+
+    write_atomic(args.hist_out, json.dumps(hist), mode=0o644)
 
 
 if __name__ == "__main__":

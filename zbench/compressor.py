@@ -20,6 +20,13 @@ class Compressor(abc.ABC):
     def __init__(self, options: PluginOptions) -> None:
         self.options = options
 
+    def check(self, dump: Any) -> None:
+        """Called for every dump before the first case runs: raise
+        :class:`~zbench.errors.UserError` if this compressor cannot work on it (sizes
+        recorded for another dump, say), so bad input stops the run before it starts.
+        The default accepts any dump."""
+        return None
+
     def bind(self, dump: Any) -> None:
         """Called with the dump (``.path``, ``.sha256``, ``.n_pages``, ``.page(i)``)
         before any of its pages is compressed; most compressors need nothing."""

@@ -30,6 +30,16 @@ class DumpLike(Protocol):
     def page(self, i: int) -> bytes: ...
 
 
+def corpus_pages(dump_pages: int, zero_pct: float, same_pct: float,
+                 scale_pages: int | None = None) -> int:
+    """How many pages :class:`Corpus` holds for these options (without building it)."""
+    n = dump_pages if scale_pages is None else scale_pages
+    rest = 100.0 - zero_pct - same_pct
+    if rest <= 0:
+        raise ValueError("zero_filled_pct + same_filled_pct must be below 100")
+    return n + round(n * zero_pct / rest) + round(n * same_pct / rest)
+
+
 class Corpus:
     """Page ``i`` of the corpus is a dump page or an injected same-filled page."""
 

@@ -64,7 +64,12 @@ def sections(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
         except Exception as exc:  # the plugin is not installed here
             out.append((title, f"(not rendered: {exc})", ""))
             continue
-        table, note = cls.render(sec["record"], fmt)
+        try:  # plugin code on a record read back from a file: contained like collect()
+            table, note = cls.render(sec["record"], fmt)
+        except Exception as exc:  # noqa: BLE001
+            first = (str(exc).strip().splitlines() or [""])[0]
+            out.append((title, f"(not rendered: {type(exc).__name__}: {first})", ""))
+            continue
         out.append((title, table, note))
     return out
 

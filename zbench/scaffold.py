@@ -15,6 +15,7 @@ from string import Template
 import click
 
 from zbench.errors import UserError
+from zbench.safeio import write_atomic
 
 KINDS = ("allocator", "workload", "compressor")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -98,8 +99,7 @@ def new_plugin(name: str, kind: str, directory: Path | None = None) -> tuple[Pat
     files = render(kind, names)
     for rel, text in files.items():
         path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text, mode=0o644)
     return target, sorted(files)
 
 

@@ -77,6 +77,13 @@ class Workload(abc.ABC):
         self.options = options
         self.seed = seed
 
+    def check(self, n_pages: int) -> None:
+        """Called for every dump before the first case runs, with the size of the corpus
+        the workload will get: raise :class:`~zbench.errors.UserError` if the workload
+        cannot run on it (a trace naming a page beyond it, say).  The default accepts
+        any corpus."""
+        return None
+
     @abc.abstractmethod
     def operations(self, n_pages: int) -> Iterator[Op]:
         """Yield the operations for a corpus of ``n_pages`` pages."""

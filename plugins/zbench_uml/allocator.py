@@ -270,9 +270,10 @@ def _remove(path: Path) -> None:
 
 
 def first_divergence(model: list[int], kernel: list[int]) -> int:
-    """Index of the first operation after which the pool sizes differ; -1 if none."""
+    """The operation (counted from 1) after which the pool sizes first differ; 0 if none
+    (a metric is a count, never negative)."""
     for i, (a, b) in enumerate(zip(model, kernel, strict=False)):
         if a != b:
-            return i
-    return -1 if len(model) == len(kernel) else min(len(model), len(kernel))
+            return i + 1
+    return 0 if len(model) == len(kernel) else min(len(model), len(kernel)) + 1
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from zbench import default_dump_path, load_dump
+from zbench import default_dump_path, load_dump, write_atomic
 
 from . import build, latency
 from .validate import BACKENDS, validate_cmd
@@ -97,8 +97,7 @@ def latency_cmd(kernel: str, dump: Path | None, backends: tuple[str, ...],
                              progress=lambda m: click.echo(m, err=True))
     rec = latency.record(k, series, pages)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "latency.json").write_text(json.dumps(rec, indent=1) + "\n")
+        write_atomic(out / "latency.json", json.dumps(rec, indent=1) + "\n", mode=0o644)
         for s in series:
             latency.write_pyperf(out / f"{s.backend}-{s.compressor}.json", k, s)
     if as_json:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zbench import PAGE_SIZE, Dump, welch_p
+from zbench import PAGE_SIZE, Dump, welch_p, write_atomic
 
 from .boot import BootError, boot, new_stream
 from .build import BuiltKernel
@@ -72,20 +72,21 @@ class Series:
         mean = statistics.fmean(self.total[op])
         return {
             "alloc_mean_ns": round(statistics.fmean(alloc), 1),
-            "alloc_ci95_ns": round(_ci95(alloc), 1),
+            "alloc_ci95_ns": _ci95(alloc),
             "alloc_p50_ns": round(samples[len(samples) // 2], 1),
             "alloc_p99_ns": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 1),
             "total_mean_ns": round(mean, 1),
-            "total_ci95_ns": round(_ci95(self.total[op]), 1),
+            "total_ci95_ns": _ci95(self.total[op]),
             "compressor_share_pct": round(100.0 * statistics.fmean(self.comp[op]) / mean, 1),
             "passes": len(alloc),
         }
 
 
-def _ci95(values: list[float]) -> float:
+def _ci95(values: list[float]) -> float | None:
+    """The 95 % half-interval of the mean; None for one pass (JSON has no infinity)."""
     if len(values) < 2:
-        return math.inf
-    return _t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+        return None
+    return round(_t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values)), 1)
 
 
 def _pass_stream(pages: list[bytes], backend: str, compressor: str) -> Path:
@@ -181,12 +182,12 @@ def write_pyperf(path: Path, kernel: BuiltKernel, s: Series) -> None:
                 "runs": [{"metadata": {"kernel": kernel.release},
                           "values": [v / 1e9 for v in values]}],
             })
-    path.write_text(json.dumps({"version": "1.0", "benchmarks": benches,
-                                "metadata": {"kernel": kernel.release}}) + "\n")
+    write_atomic(path, json.dumps({"version": "1.0", "benchmarks": benches,
+                                   "metadata": {"kernel": kernel.release}}) + "\n", mode=0o644)
 
 
-def _us(ns: float) -> str:
-    return f"{ns / 1000:.2f}" if math.isfinite(ns) else "—"  # one pass: no interval
+def _us(ns: float | None) -> str:
+    return f"{ns / 1000:.2f}" if ns is not None and math.isfinite(ns) else "—"  # one pass
 
 
 def table(rec: dict[str, Any], fmt: str = "simple") -> tuple[str, str]:

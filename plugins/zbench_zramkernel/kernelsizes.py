@@ -142,14 +142,21 @@ class KernelSizes(Compressor):
         self._codecs = _codecs()
         self.reference_pages = 0
 
-    def bind(self, dump: Any) -> None:
+    def _entry(self, dump: Any) -> dict[str, Any]:
         o: KernelSizesOptions = self.options  # type: ignore[assignment]
         entry = load_sizes(dump.path, dump.sha256, o.algorithm, o.release)
+        if len(entry["sizes"]) != dump.n_pages:
+            raise UserError(f"{sidecar_path(dump.path)}: sizes: {len(entry['sizes'])} entries "
+                            f"for a {dump.n_pages}-page dump")
+        return entry
+
+    def check(self, dump: Any) -> None:
+        self._entry(dump)
+
+    def bind(self, dump: Any) -> None:
+        entry = self._entry(dump)
         self._release = entry["release"]
         sizes = entry["sizes"]
-        if len(sizes) != dump.n_pages:
-            raise UserError(f"{sidecar_path(dump.path)}: sizes: {len(sizes)} entries for a "
-                            f"{dump.n_pages}-page dump")
         for i, size in enumerate(sizes):
             page = dump.page(i)
             key = hashlib.sha256(page).digest()
