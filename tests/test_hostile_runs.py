@@ -410,3 +410,52 @@ def test_reports_show_failed_cases(site: Path, tmp_path: Path) -> None:
     assert html.returncode == 0, html.stderr[-2000:]
     page = (out / "report.html").read_text()
     assert "<h2>Failed cases</h2>" in page and "malloc exploded" in page
+
+
+# -- timing: a hanging plugin never hangs the pyperf phase --------------------------------
+def test_timing_skips_an_allocator_whose_case_failed(site: Path, tmp_path: Path) -> None:
+    suite = suite_file(tmp_path, ["zbud", "hanging"],
+                       timing={"pages": 8, "processes": 1, "values": 1, "warmups": 0,
+                               "rounds": 1})
+    out = tmp_path / "out"
+    res = zbench(["run", suite, "--out", out, "--case-timeout", "5", "--no-cache"],
+                 env=env_for(site), timeout=240)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr + res.stdout
+    timing = {t["allocator"]["name"]: t
+              for t in json.loads((out / "results.json").read_text())["timing"]}
+    assert timing["hanging"]["skipped"] == "a deterministic case of it failed"
+    assert "store" in timing["zbud"] and "error" not in timing["zbud"]
+
+
+def test_a_plugin_hanging_under_pyperf_is_killed(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    allocator(site, "slowtimed", malloc="if 'pyperf' in sys.modules: time.sleep(3600)")
+    src = (site / "zbench_slowtimed.py").read_text().replace("import math, os, time",
+                                                              "import math, os, sys, time")
+    (site / "zbench_slowtimed.py").write_text(src)
+    suite = suite_file(tmp_path, ["slowtimed"],
+                       timing={"pages": 8, "processes": 1, "values": 1, "warmups": 0,
+                               "rounds": 1})
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    res = zbench(["run", suite, "--out", out, "--case-timeout", "10", "--no-cache"],
+                 env=env_for(site), timeout=240)
+    assert time.monotonic() - t0 < 120
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr + res.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert "metrics" in results["cases"][0]  # the deterministic case itself was fine
+    (rec,) = results["timing"]
+    assert "timed out after 10 s" in rec["error"]
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _cmdline(p).startswith(f"{sys.executable} -m zbench.bench")
+                and str(tmp_path) in _cmdline(p)]
+
+
+def _cmdline(p: Path) -> str:
+    try:
+        return (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

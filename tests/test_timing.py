@@ -153,7 +153,8 @@ def test_flags_reach_pyperf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
     seen: list[list[str]] = []
 
-    def fake_spawn(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    def fake_spawn(cmd: list[str], timeout: float | None = None
+                   ) -> subprocess.CompletedProcess[str]:
         seen.append(cmd)
         return subprocess.CompletedProcess(cmd, 3, "", "boom")
 

@@ -181,9 +181,11 @@ def _run_and_write(s: Any, plan: Any, registry: Any, execution: Any, out_dir: Pa
 
     results = run_suite(s, plan, registry, execution=execution)
     if s.timing is not None:
-        from zbench.latency import run_timing
+        from zbench.latency import failed_timing_ids, run_timing
 
-        results["timing"] = run_timing(s, plan, out_dir, preset or "suite")
+        results["timing"] = run_timing(s, plan, out_dir, preset or "suite",
+                                       timeout=execution.timeout,
+                                       failed=failed_timing_ids(results))
     if s.reports:
         from zbench.reporter import run_reports
 

@@ -11,6 +11,8 @@ and returns one record per case for ``results["timing"]``.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -97,12 +99,27 @@ def _pyperf_summary(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _spawn(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True)
+def _spawn(cmd: list[str], timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the pyperf program in a session of its own; past ``timeout`` seconds the whole
+    session (pyperf's workers too) is killed and the result says so (exit -9)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as exc:  # the timeout, or the run being stopped: nothing left over
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            raise
+        err = (err or "") + f"\ntimed out after {timeout:g} s"
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _run_one(tc: TimingCase, spec: dict[str, Any], pyperf_path: Path,
-             preset: str) -> dict[str, Any]:
+             preset: str, timeout: float | None = None) -> dict[str, Any]:
     """Run the pyperf program for one case; the timing record (or ``error``)."""
     pyperf_path.unlink(missing_ok=True)  # pyperf refuses to overwrite
     with tempfile.TemporaryDirectory(prefix="zbench-timing-") as tmp:
@@ -113,7 +130,7 @@ def _run_one(tc: TimingCase, spec: dict[str, Any], pyperf_path: Path,
                "--inherit-environ", ",".join(INHERIT_ENV)]
         if preset != "suite":
             cmd.append(f"--{preset}")
-        proc = _spawn(cmd)
+        proc = _spawn(cmd, timeout)
         if proc.returncode or not hist_path.exists() or not pyperf_path.exists():
             lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
             return {"error": f"pyperf program failed (exit {proc.returncode}): "
@@ -129,9 +146,19 @@ def _run_one(tc: TimingCase, spec: dict[str, Any], pyperf_path: Path,
     return rec
 
 
+def failed_timing_ids(results: dict[str, Any]) -> set[str]:
+    """Timing case ids whose allocator failed a deterministic case (it is not timed)."""
+    return {"/".join((c["allocator"]["label"], c["frontend"]["label"],
+                      c["compressor"]["label"], c["dump"]["name"]))
+            for c in results.get("cases", []) if "failed" in c}
+
+
 def run_timing(suite: Suite, plan: Plan, out_dir: Path, preset: str = "suite",
-               report: Reporter = _stderr) -> list[dict[str, Any]]:
-    """Time every timing case of the plan; pyperf JSON files go to ``out_dir/pyperf``."""
+               report: Reporter = _stderr, timeout: float | None = None,
+               failed: set[str] | None = None) -> list[dict[str, Any]]:
+    """Time every timing case of the plan; pyperf JSON files go to ``out_dir/pyperf``.
+    Each pyperf program gets ``timeout`` seconds; a case in ``failed`` (its allocator
+    failed a deterministic case) is skipped."""
     from zbench.results import _git_commit
 
     if preset not in PRESETS:
@@ -153,17 +180,19 @@ def run_timing(suite: Suite, plan: Plan, out_dir: Path, preset: str = "suite",
                        "loops": timing.loops},
         }
         head = f"[timing {i + 1}/{len(cases)}] {tc.id}"
-        if tc.skip_reason:
-            rec["skipped"] = tc.skip_reason
+        reason = tc.skip_reason or ("a deterministic case of it failed"
+                                    if tc.id in (failed or ()) else "")
+        if reason:
+            rec["skipped"] = reason
             records.append(rec)
-            report(f"{head}: skipped ({tc.skip_reason})")
+            report(f"{head}: skipped ({reason})")
             continue
         report(f"{head} ...")
         t0 = time.perf_counter()
         rel = Path("pyperf") / f"{slug(tc.id)}.json"
         (out_dir / "pyperf").mkdir(parents=True, exist_ok=True)
         spec = _spec(tc, suite, timing, dump.sha256, git.get("commit", ""))
-        result = _run_one(tc, spec, out_dir / rel, preset)
+        result = _run_one(tc, spec, out_dir / rel, preset, timeout)
         rec.update(result)
         rec["elapsed_s"] = round(time.perf_counter() - t0, 3)
         if "error" in result:
