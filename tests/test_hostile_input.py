@@ -24,6 +24,7 @@ from conftest import make_pages
 from hostile import assert_no_leftovers, assert_one_line, snapshot, zbench
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bad_input import GOOD
 from test_bad_input import assert_one_line_error as assert_in_process_error
 from test_bad_input import invoke as in_process
 
@@ -31,13 +32,6 @@ from zbench import safeio
 from zbench.errors import UserError
 from zbench.sized import SizedPages
 
-GOOD = """\
-name: t
-dumps: [{dump}]
-compressors: [lz4]
-allocators: [{{name: zsmalloc, options: {{chain_size: 8}}}}]
-workloads: [fill]
-"""
 REPLAY = GOOD.replace("workloads: [fill]",
                       "workloads: [{{name: replay, options: {{trace: {trace}}}}}]")
 TIMEOUT = 60
