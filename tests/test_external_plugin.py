@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -14,12 +16,26 @@ import pytest
 from conftest import FIXTURES, make_pages
 
 
+def child_venv(env: Path) -> Path:
+    """A fresh venv at ``env`` that sees this interpreter's packages (zbench and its
+    dependencies) behind its own; its python.  ``system_site_packages`` is not enough: from
+    inside a venv it gives the *base* interpreter's packages, not this one's.  A ``.pth``
+    file adds this interpreter's site directories (their own ``.pth`` files, such as an
+    editable install's, included), after the child's own."""
+    venv.EnvBuilder(with_pip=False).create(env)
+    purelib = Path(sysconfig.get_path("purelib", "venv", {"base": str(env),
+                                                           "platbase": str(env)}))
+    dirs = [d for d in [*site.getsitepackages(), site.getusersitepackages()] if d in sys.path]
+    assert dirs, sys.path
+    (purelib / "zbench-outer-site.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in dirs), encoding="utf-8")
+    return env / "bin" / "python"
+
+
 @pytest.fixture(scope="module")
 def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("venv")
-    # system site packages: zbench and its dependencies come from the test's own environment
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(root)
-    py = root / "bin" / "python"
+    py = child_venv(root)  # zbench and its dependencies come from the test's own environment
     for pkg in ("zbench-tiny", "zbench-broken"):
         src = root.parent / f"src-{pkg}"  # build from a copy: the source tree stays clean
         shutil.copytree(FIXTURES / pkg, src)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_external_plugin import child_venv
 
 from zbench.cli import cli
 from zbench.scaffold import KINDS, PluginNames
@@ -59,9 +59,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         assert code == 0, out
         assert f"wrote zbench-gen-{kind}" in out
     env = root / "venv"
-    # system site packages: zbench and its dependencies come from this environment
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env)
-    py = env / "bin" / "python"
+    py = child_venv(env)  # zbench and its dependencies come from this environment
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet",
                     "--no-deps", "--no-build-isolation",
                     *(str(root / kind) for kind in KINDS)],

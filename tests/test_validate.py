@@ -14,7 +14,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, make_pages
 from zbench_zramkernel import leftover_devices, zram_available
-from zbench_zramkernel.kernelsizes import KernelSizes, load_sizes, save_sizes, sidecar_path
+from zbench_zramkernel.kernelsizes import (
+    KernelSizes,
+    cache_path,
+    load_sizes,
+    save_sizes,
+    sidecar_path,
+)
 
 from zbench import load_dump, run_suite
 
@@ -55,7 +61,9 @@ def test_validate_matches_the_kernel_on_the_shipped_dump(shipped_copy: Path) -> 
     assert out["kernel"]["compact"]["pool_pages"] < out["kernel"]["discard"]["pool_pages"]
     gap = out["size_gap"]  # python-lz4 vs kernel lz4, reported
     assert gap["pages_compared"] > 3000 and "python-lz4" in rows[("fill", "pool_pages")]
-    assert sidecar_path(shipped_copy).exists()
+    # the sizes go to the cache, never beside the dump unless asked (--save-sizes)
+    assert cache_path(load_dump(shipped_copy).sha256).exists()
+    assert not sidecar_path(shipped_copy).exists()
     assert leftover_devices() == before
 
 

@@ -364,5 +364,8 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], to: str) -
 
 
 def default_dump_path() -> Path:
-    """The dump shipped with zbench (``dumps/default.zbdump`` beside the package)."""
-    return Path(__file__).resolve().parent.parent / "dumps" / "default.zbdump"
+    """The dump shipped with zbench: ``dumps/default.zbdump`` of the checkout, else of the
+    installed data (:func:`zbench.data.default_dump`), from whatever folder zbench runs in."""
+    from zbench.data import default_dump
+
+    return default_dump()

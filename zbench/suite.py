@@ -38,7 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from zbench import safeio
+from zbench import data, safeio
 from zbench.errors import UserError
 from zbench.options import check_strict
 from zbench.requirements import check_requires, parse_requirement
@@ -235,7 +235,16 @@ def parse_yaml(text: str, where: str) -> Any:
 
 
 def load_suite(path: str | Path) -> tuple[Suite, Path]:
-    """Read and validate a suite file; return it with its directory (dump paths are relative)."""
+    """Read and validate a suite file; return it with its directory (dump paths are relative).
+
+    A bare name that is not a file (``default``) is a shipped suite (``zbench suites``);
+    an unknown one is a UserError listing them."""
     p = Path(path)
+    if not p.exists() and data.is_suite_name(str(path)):
+        shipped = data.shipped_suites()
+        if str(path) not in shipped:
+            have = ", ".join(shipped) or "none installed"
+            raise UserError(f"{path}: no such suite file or shipped suite (shipped: {have})")
+        p = shipped[str(path)]
     text = safeio.read_text(p, safeio.SUITE_LIMIT, "suite file")
     return parse_suite(parse_yaml(text, str(p)), str(p)), p.parent

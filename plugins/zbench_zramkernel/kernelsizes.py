@@ -2,8 +2,12 @@
 
 ``zbench validate`` records, for every page of a dump, what the kernel's zram
 did with it: its compressed size (the change in ``compr_data_size``), whether
-it was same-filled and whether it was stored huge.  The sizes are saved beside
-the dump as ``<dump>.ksizes.json``, keyed by kernel release and algorithm.
+it was same-filled and whether it was stored huge.  The sizes are saved in
+zbench's cache (``$ZBENCH_CACHE/ksizes/<dump sha256>.json``, so a checkout or an
+installed dump is never rewritten) and, with ``zbench validate --save-sizes``, also
+beside the dump as ``<dump>.ksizes.json`` (how the shipped dump carries them);
+keyed by kernel release and algorithm.  The reader looks in the cache first, then
+beside the dump.
 
 The ``kernel`` compressor then gives a model exactly the kernel's object
 sizes.  A model must still store real bytes, so each "compressed page" is a
@@ -29,7 +33,15 @@ import lz4.block
 import zstandard
 from pydantic import Field
 
-from zbench import PAGE_SIZE, Compressor, DumpError, PluginOptions, UserError
+from zbench import (
+    PAGE_SIZE,
+    Compressor,
+    DumpError,
+    PluginOptions,
+    UserError,
+    cache_dir,
+    write_atomic,
+)
 
 SCHEMA = "zbench.kernel-sizes"
 _TRAILER = 3
@@ -41,30 +53,33 @@ def sidecar_path(dump_path: str | Path) -> Path:
     return p.with_name(p.name + ".ksizes.json")
 
 
+def cache_path(dump_sha256: str) -> Path:
+    """Where the kernel sizes of the dump with this sha256 are cached, wherever it lives."""
+    return cache_dir() / "ksizes" / f"{dump_sha256}.json"
+
+
 def entry_key(release: str, algorithm: str) -> str:
     return f"{release}/{algorithm}"
 
 
 def save_sizes(dump_path: str | Path, dump_sha256: str, release: str, algorithm: str,
                sizes: list[int], same: list[int], huge: list[int],
-               extra: dict[str, Any] | None = None) -> Path:
-    """Add (or replace) one release/algorithm entry in the dump's sidecar, atomically."""
-    path = sidecar_path(dump_path)
-    data = _read(path)
-    if data is None or data.get("dump_sha256") != dump_sha256:
-        data = {"schema": SCHEMA, "version": 1, "dump_sha256": dump_sha256, "entries": {}}
-    data["entries"][entry_key(release, algorithm)] = {
+               extra: dict[str, Any] | None = None, beside: bool = False) -> list[Path]:
+    """Add (or replace) one release/algorithm entry in the cache (and, with ``beside``, in
+    the dump's sidecar too), atomically; the files written."""
+    entry = {
         "release": release, "algorithm": algorithm,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra or {}), "sizes": sizes, "same": same, "huge": huge,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    paths = [cache_path(dump_sha256)] + ([sidecar_path(dump_path)] if beside else [])
+    for path in paths:
+        data = _read(path)
+        if data is None or data.get("dump_sha256") != dump_sha256:
+            data = {"schema": SCHEMA, "version": 1, "dump_sha256": dump_sha256, "entries": {}}
+        data["entries"][entry_key(release, algorithm)] = entry
+        write_atomic(path, json.dumps(data, separators=(",", ":")) + "\n", mode=0o644)
+    return paths
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -79,15 +94,8 @@ def _read(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def load_sizes(dump_path: str | Path, dump_sha256: str, algorithm: str,
-               release: str | None) -> dict[str, Any]:
-    """The entry for ``algorithm`` (and ``release``, default: the running kernel's, else the
-    only one recorded); a one-line UserError naming the file otherwise."""
-    path = sidecar_path(dump_path)
-    data = _read(path)
-    hint = "record them with `zbench validate --dump DUMP --compressor ALGO` as root"
-    if data is None:
-        raise UserError(f"{path}: no kernel sizes recorded for this dump ({hint})")
+def _choose(path: Path, data: dict[str, Any], dump_sha256: str, algorithm: str,
+            release: str | None, hint: str) -> dict[str, Any]:
     if data.get("dump_sha256") != dump_sha256:
         raise UserError(f"{path}: dump_sha256: recorded for another dump ({hint})")
     entries = [e for e in data["entries"].values() if e["algorithm"] == algorithm]
@@ -98,7 +106,28 @@ def load_sizes(dump_path: str | Path, dump_sha256: str, algorithm: str,
     if not chosen:
         have = ", ".join(sorted(data["entries"])) or "none"
         raise UserError(f"{path}: no entry {entry_key(want, algorithm)} (have: {have}; {hint})")
-    return chosen[0]
+    return {**chosen[0], "source": str(path)}
+
+
+def load_sizes(dump_path: str | Path, dump_sha256: str, algorithm: str,
+               release: str | None) -> dict[str, Any]:
+    """The entry for ``algorithm`` (and ``release``, default: the running kernel's, else the
+    only one recorded), from the cache, else from beside the dump; ``source`` names the
+    file.  A one-line UserError naming the file otherwise."""
+    hint = "record them with `zbench validate --dump DUMP --compressor ALGO` as root"
+    failure: UserError | None = None
+    for path in (cache_path(dump_sha256), sidecar_path(dump_path)):
+        data = _read(path)
+        if data is None:
+            continue
+        try:
+            return _choose(path, data, dump_sha256, algorithm, release, hint)
+        except UserError as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    raise UserError(f"{sidecar_path(dump_path)}: no kernel sizes recorded for this dump "
+                    f"({hint})")
 
 
 class KernelSizesOptions(PluginOptions):
@@ -146,7 +175,7 @@ class KernelSizes(Compressor):
         o: KernelSizesOptions = self.options  # type: ignore[assignment]
         entry = load_sizes(dump.path, dump.sha256, o.algorithm, o.release)
         if len(entry["sizes"]) != dump.n_pages:
-            raise UserError(f"{sidecar_path(dump.path)}: sizes: {len(entry['sizes'])} entries "
+            raise UserError(f"{entry['source']}: sizes: {len(entry['sizes'])} entries "
                             f"for a {dump.n_pages}-page dump")
         return entry
 

@@ -3,7 +3,8 @@
 1. The kernel: a zram device of our own, every page of the dump written with
    O_DIRECT (per-page compressed size, same-filled and huge flags recorded),
    a seeded share discarded, then compacted; ``mm_stat`` after each phase.
-2. The kernel's per-page sizes are saved beside the dump (``.ksizes.json``).
+2. The kernel's per-page sizes are saved in zbench's cache (``kernelsizes.cache_path``),
+   and beside the dump (``.ksizes.json``) only with ``--save-sizes``.
 3. The models: zram front end + zsmalloc, with the running kernel's rules
    (release, chain size), fed the kernel's own sizes (``kernel`` compressor)
    and, where Python has the same algorithm, Python's sizes — the same
@@ -151,20 +152,19 @@ def validate(dump_path: Path, algorithm: str, discard_pct: float, seed: int,
     k = kernel_run(dump, algorithm, workload)
     records = k["records"]
     sizes = [records[i].compr_size if not records[i].same else 0 for i in range(dump.n_pages)]
-    sizes_path = save_sizes(
+    written = save_sizes(
         dump_path, dump.sha256, release, algorithm, sizes,
         same=[i for i in range(dump.n_pages) if records[i].same],
         huge=[i for i in range(dump.n_pages) if records[i].huge],
-        extra={"chain_size": chain})
+        extra={"chain_size": chain}, beside=save)
     models = model_runs(dump_path, algorithm, release, chain, seed, discard_pct)
-    if not save:
-        sizes_path.unlink(missing_ok=True)
     return {
         "dump": {"path": str(dump_path), "sha256": dump.sha256, "pages": dump.n_pages},
         "kernel_rules": rules, "algorithm": algorithm, "discard_pct": discard_pct,
         "seed": seed, "kernel": k["phases"], "comparison": compare(k["phases"], models),
         "size_gap": size_gap(dump, records, algorithm),
-        "sizes_saved": str(sizes_path) if save else None,
+        "sizes_cached": str(written[0]),
+        "sizes_saved": str(written[1]) if save else None,
     }
 
 
@@ -178,8 +178,9 @@ def validate(dump_path: Path, algorithm: str, discard_pct: float, seed: int,
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--max-error", type=float, default=0.5, show_default=True,
               help="Largest pool-size error (%) of the kernel-size model that passes.")
-@click.option("--save-sizes/--no-save-sizes", default=True, show_default=True,
-              help="Keep the kernel's per-page sizes beside the dump (<dump>.ksizes.json).")
+@click.option("--save-sizes/--no-save-sizes", default=False, show_default=True,
+              help="Also write the kernel's per-page sizes beside the dump "
+                   "(<dump>.ksizes.json); they always go to zbench's cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--backend", type=click.Choice(["zram", "uml"]), default="zram",
               show_default=True,
@@ -234,6 +235,7 @@ def validate_cmd(ctx: click.Context, dump_path: Path | None, algorithm: str,
                        f"{gap['python_larger']}, smaller on {gap['python_smaller']}; mean "
                        f"difference {gap['mean_diff_bytes']:+} B "
                        f"(mean |difference| {gap['mean_abs_diff_bytes']} B)")
+        click.echo(f"kernel sizes cached in {result['sizes_cached']}")
         if result["sizes_saved"]:
             click.echo(f"kernel sizes saved to {result['sizes_saved']}")
         click.echo(f"\nlargest pool_pages error (kernel-size model): {worst:.3f} % "
