@@ -2,14 +2,18 @@
 
 Markdown (default): ``report.md`` plus ``plots/*.png`` in the output directory
 (default: beside RESULTS).  ``--html``: one self-contained ``report.html``, the
-plots inlined as base64 PNG, no external resources.  matplotlib is imported only
-here (:mod:`zbench.plots`), never by ``zbench run``.
+plots inlined as base64 PNG, no external resources.  Both hold the same sections:
+:data:`SECTIONS` builds them in the order and with the titles of report.md
+(:func:`zbench.tables.report_markdown`).  matplotlib is imported only here
+(:mod:`zbench.plots`), never by ``zbench run``.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +24,18 @@ from zbench.results import write_atomic
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 0.4em; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
-td:first-child, th:first-child { text-align: left; }
+td { white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.none { text-align: center; color: #888; }
+td.text { white-space: normal; min-width: 16em; }
+h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.scroll { overflow-x: auto; }
+.note { color: #444; font-size: 13px; max-width: 80em; }
+code { background: #f4f4f4; padding: 0 2px; }
+ul { font-size: 13px; }
 figure { margin: 1em 0 2em; }
 figcaption { font-size: 13px; color: #555; }
 img { max-width: 100%; }
@@ -35,38 +47,160 @@ def _results_path(path: Path) -> Path:
     return path / "results.json" if path.is_dir() else path
 
 
-def _tables(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
-    """(title, table, note) for every table the results have."""
-    from zbench.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
-    from zbench.tables import (
-        FAILED_NOTE,
-        comparison_table,
-        failed_table,
-        fragmentation_table,
-        models_table,
-        zswap_table,
-    )
+#: (title, body, note): one section of the report; ``body`` is in the requested format
+#: (a tabulate format: ``github`` for report.md, ``html`` here), ``note`` is prose in which
+#: `backticks` mark names.
+Section = tuple[str, str, str]
+Builder = Callable[[dict[str, Any], str], list[Section]]
 
-    out = []
+ALLOCATORS_NOTE = ("Pool pages after the workload (effective ratio = original bytes / pool "
+                   "bytes); the kernel's own zram front end where the allocator brings one. "
+                   "`↳ stored` / `↳ rejected` / `↳ written back`: the pages the allocators "
+                   "stored, that zswap rejected and that it wrote back, where they differ.")
+FRAGMENTATION_NOTE = ("Sizes in KiB; `eff. ratio` = original bytes / pool bytes; `alloc eff %` = "
+                      "compressed bytes / pool bytes.")
+ZSWAP_NOTE = "`—`: the counter does not exist in that kernel version."
+MIGRATABILITY_NOTE = ("Page migration, evacuation of pageblocks, compaction and LRU reclaim "
+                      "after the `migrate` workload (docs/migration.md).")
+
+
+def _items(lines: list[str], fmt: str) -> str:
+    """A bullet list: Markdown, or HTML (``lines`` are prose with `backticks`)."""
+    if fmt != "html":
+        return "\n".join(f"- {line}" for line in lines)
+    return "<ul>" + "".join(f"<li>{_prose(line)}</li>" for line in lines) + "</ul>"
+
+
+def _failed(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.tables import FAILED_NOTE, failed_table
+
     ft = failed_table(results, fmt)
-    if ft:
-        out.append(("Failed cases", ft, FAILED_NOTE))
+    return [("Failed cases", ft, FAILED_NOTE)] if ft else []
+
+
+def _side_by_side(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.tables import comparison_table
+
     ct = comparison_table(results, fmt)
-    if ct:
-        out.append(("Allocators side by side", ct, "Pool pages (effective ratio)."))
-    out.append(("Fragmentation", fragmentation_table(results, fmt),
-                "Sizes in KiB; eff. ratio = original bytes / pool bytes."))
+    return [("Allocators side by side", ct, ALLOCATORS_NOTE)] if ct else []
+
+
+def _fragmentation(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.tables import fragmentation_table
+
+    return [("Fragmentation", fragmentation_table(results, fmt), FRAGMENTATION_NOTE)]
+
+
+def _latency(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
+
     lt = latency_table(results, fmt)
-    if lt:
-        out.append((LATENCY_TITLE, lt, LATENCY_NOTE))
+    return [(LATENCY_TITLE, lt, LATENCY_NOTE)] if lt else []
+
+
+def _reporters(results: dict[str, Any], fmt: str) -> list[Section]:
     from zbench.reporter import sections
 
-    out += sections(results, fmt)
-    zt = zswap_table(results, fmt)
-    if zt:
-        out.append(("zswap counters", zt, ""))
-    out.append(("Models", models_table(results, fmt), ""))
+    out = sections(results, fmt)
+    if fmt == "html":  # "failed: ..." / "(not rendered: ...)" are text, not markup
+        out = [(t, body if body.lstrip().startswith("<") else f"<p>{html.escape(body)}</p>", n)
+               for t, body, n in out]
     return out
+
+
+def _zswap(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.tables import zswap_table
+
+    zt = zswap_table(results, fmt)
+    return [("zswap counters", zt, ZSWAP_NOTE)] if zt else []
+
+
+def _migratability(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.migtable import EXPLAIN, mapped_share, migratability_table, migratability_text
+
+    if fmt != "html":
+        text = migratability_text(results, fmt)
+        return [("Migratability", f"{MIGRATABILITY_NOTE}\n\n{text}", "")] if text else []
+    from zbench.migtable import rules_lines
+
+    table = migratability_table(results, fmt)
+    if table is None:
+        return []
+    body = (f"<p class=\"note\">{_prose(MIGRATABILITY_NOTE)}</p>{table}"
+            f"<p class=\"note\">Migration rules followed:</p>{_items(rules_lines(results), fmt)}")
+    return [("Migratability", body, EXPLAIN.format(mapped=mapped_share(results)))]
+
+
+def _models(results: dict[str, Any], fmt: str) -> list[Section]:
+    from zbench.tables import models_table
+
+    return [("Models", models_table(results, fmt), "")]
+
+
+def compressor_lines(results: dict[str, Any]) -> list[str]:
+    """One line per compressor × dump the run used: library, dump name, pages, sha256."""
+    lines, seen = [], set()
+    for c in results["cases"]:
+        key = (c["compressor"]["label"], c["dump"]["sha256"])
+        if (c.get("failed") and "library" not in c["compressor"]) or key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"`{c['compressor']['label']}`: {c['compressor'].get('library', '')}; "
+                     f"dump `{c['dump']['name']}` ({c['dump']['pages']} pages, "
+                     f"sha256 {c['dump']['sha256'][:16]}…)")
+    return lines
+
+
+def _compressors(results: dict[str, Any], fmt: str) -> list[Section]:
+    return [("Compressors and dumps", _items(compressor_lines(results), fmt), "")]
+
+
+def _metrics(results: dict[str, Any], fmt: str) -> list[Section]:
+    from tabulate import tabulate
+
+    from zbench.metrics import METRICS, markdown_table
+
+    if fmt != "html":
+        return [("Metrics", markdown_table(), "")]
+    rows = [[d.name, d.unit, d.meaning, d.better or "—", d.kind, d.source or "—"]
+            for d in METRICS]
+    table = tabulate(rows, headers=["metric", "unit", "meaning", "better", "kind",
+                                    "kernel counter"], tablefmt="html", disable_numparse=True)
+    return [("Metrics", table, "")]
+
+
+#: Every section of the report in order, the same as report.md's (``tables.report_markdown``).
+SECTIONS: tuple[Builder, ...] = (
+    _failed, _side_by_side, _fragmentation, _latency, _reporters, _zswap, _migratability,
+    _models, _compressors, _metrics)
+
+
+def report_sections(results: dict[str, Any], fmt: str) -> list[Section]:
+    """(title, body, note) of every section the results have, in report order."""
+    return [sec for build in SECTIONS for sec in build(results, fmt)]
+
+
+_NUM_CELL = re.compile(r"<td>(\s*[-+]?\d[\d.,]*\s*(?:%|x|±[^<]*|\([^<]*\))?\s*)</td>")
+_NONE_CELL = re.compile(r"<td>(\s*—\s*)</td>")
+_LONG_CELL = re.compile(r"<td>([^<]{40,})</td>")
+
+
+def _align(table: str) -> str:
+    """Numbers right-aligned in a tabulate HTML table, the "—" of a missing value
+    centred; long prose may wrap, short cells do not."""
+    table = _NUM_CELL.sub(r'<td class="num">\1</td>', table)
+    table = _NONE_CELL.sub(r'<td class="none">\1</td>', table)
+    return _LONG_CELL.sub(r'<td class="text">\1</td>', table)
+
+
+def _anchor(title: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", title.lower())) or "section"
+
+
+def _prose(text: str) -> str:
+    """Escaped HTML of a note; `name` becomes <code>name</code>."""
+    parts = html.escape(text, quote=False).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _meta(results: dict[str, Any]) -> str:
@@ -83,7 +217,8 @@ def _meta(results: dict[str, Any]) -> str:
 
 
 def render_html(results: dict[str, Any]) -> str:
-    """One self-contained HTML page: tables, then the plots inlined as base64 PNG."""
+    """One self-contained HTML page: every section of report.md (a ``<section>`` with an
+    ``<h2>`` each, tables as HTML tables), then the plots inlined as base64 PNG."""
     from zbench.plots import make_plots
 
     name = html.escape(str((results.get("suite") or {}).get("name", "")))
@@ -91,11 +226,17 @@ def render_html(results: dict[str, Any]) -> str:
              f"<title>zbench report: {name}</title><style>{_CSS}</style></head><body>",
              f"<h1>zbench report: {name}</h1>",
              f"<p class=\"meta\">{html.escape(_meta(results))}</p>"]
-    for title, table, note in _tables(results, "html"):
-        parts.append(f"<h2>{html.escape(title)}</h2>{table}")
-        if note:
-            lines = "<br>".join(html.escape(line) for line in note.splitlines())
-            parts.append(f"<p class=\"meta\">{lines}</p>")
+    ids: set[str] = set()
+    for title, body, note in report_sections(results, "html"):
+        anchor = base = _anchor(title)
+        while anchor in ids:
+            anchor = f"{base}-{len(ids)}"
+        ids.add(anchor)
+        parts.append(f"<section id=\"{anchor}\"><h2>{html.escape(title)}</h2>"
+                     f"<div class=\"scroll\">{_align(body)}</div>")
+        parts += [f"<p class=\"note\">{_prose(line)}</p>"
+                  for line in note.splitlines() if line.strip()]
+        parts.append("</section>")
     plots = make_plots(results)
     if plots:
         parts.append("<h2>Plots</h2>")
