@@ -10,7 +10,9 @@ unless a threshold allows it, and so do cases that appear or disappear.
 Timings (``results["timing"]``) fail only when Welch's t-test on the pyperf
 values finds the change significant *and* it is past the threshold (default
 +10 %); a percentile (p50 / p90 / p99, from separate per-operation passes) counts
-only when the pyperf mean moved significantly in the same direction.
+only when the pyperf mean moved significantly in the same direction.  Every significant
+timing change, slower or faster, is listed and counted in the summary line, past the
+threshold or not; so is a change past the threshold that the t-test cannot confirm.
 
 Exit codes: 0 no regression, 1 regression, 2 bad input or usage.
 """
@@ -94,6 +96,7 @@ class Row:
     verdict: str  # worse | improved | changed | within threshold | not significant | ...
     fail: bool = False  # counts as a regression (exit 1)
     p: float | None = None
+    significant: bool = False  # a timing whose change the t-test finds significant
 
     @property
     def change(self) -> str:
@@ -111,10 +114,18 @@ class Comparison:
     cases: int = 0
     timings: int = 0
     timing_values: int = 0
+    alpha: float = ALPHA
+    unsure: int = 0  # timing values past the threshold that the t-test cannot tell from noise
 
     @property
     def regressions(self) -> list[Row]:
         return [r for r in self.rows if r.fail]
+
+    @property
+    def significant_timings(self) -> list[Row]:
+        """Timing values that changed significantly, slower or faster, past the threshold
+        or not."""
+        return [r for r in self.rows if r.section == "timing" and r.significant]
 
 
 def _num(v: Any) -> bool:
@@ -154,7 +165,7 @@ def compare_results(base: dict[str, Any], new: dict[str, Any],
                     fail_on: dict[str, Threshold] | None = None, strict: bool = False,
                     alpha: float = ALPHA, show_all: bool = False) -> Comparison:
     fail_on = fail_on or {}
-    cmp = Comparison()
+    cmp = Comparison(alpha=alpha)
     _machine_warning(base, new, cmp)
     b_cases, n_cases = _by_id(base["cases"]), _by_id(new["cases"])
     for cid, bc in b_cases.items():
@@ -273,17 +284,22 @@ def _compare_timing(base: dict[str, Any], new: dict[str, Any],
             # values moved significantly the same way
             mean_worse = nm.get(f"{op}_mean_ns", 0) - bm.get(f"{op}_mean_ns", 0)
             agrees = (worse > 0) == (mean_worse > 0)
-            failed = False
-            if p >= alpha or not agrees:
+            failed, significant = False, p < alpha and agrees and worse != 0
+            past = thr.exceeded(b, abs(worse))
+            if not significant:
                 verdict = "not significant"
             elif thr.exceeded(b, worse):
                 verdict, failed = "worse", True
-            elif worse < 0 and thr.exceeded(b, -worse):
+            elif worse < 0 and past:
                 verdict = "improved"
             else:
-                verdict = "within threshold"
-            if show_all or verdict in ("worse", "improved"):
-                cmp.rows.append(Row("timing", tid, metric, b, n, verdict, failed, p))
+                verdict = f"{'slower' if worse > 0 else 'faster'}, within threshold"
+            # every significant change is listed, and so is a large one the t-test cannot
+            # tell from noise (its p says how far it is from significant)
+            cmp.unsure += past and not significant
+            if show_all or significant or past:
+                cmp.rows.append(Row("timing", tid, metric, b, n, verdict, failed, p,
+                                    significant))
 
 
 def _timed(rec: dict[str, Any]) -> bool:
@@ -322,12 +338,33 @@ def _table(rows: list[Row], fmt: str) -> str:
                                    "fail", "p"], tablefmt=fmt, disable_numparse=True)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def timing_summary(cmp: Comparison) -> str:
+    """``timings: 2 significant changes (1 slower, 1 faster), 1 large change not
+    significant (p >= 0.01)``; empty when no timing was compared."""
+    if not cmp.timings:
+        return ""
+    sig = cmp.significant_timings
+    slower = sum(_finite(r.base) and _finite(r.new) and r.new > r.base for r in sig)
+    text = (f"timings: {_plural(len(sig), 'significant change')} ({slower} slower, "
+            f"{len(sig) - slower} faster)")
+    if cmp.unsure:
+        text += (f", {_plural(cmp.unsure, 'change')} past the threshold but not significant "
+                 f"(p >= {cmp.alpha:g})")
+    return text
+
+
 def summary(cmp: Comparison) -> str:
     n = len(cmp.regressions)
     changed = sum(not r.fail and r.verdict != "same" for r in cmp.rows)
-    return (f"{'REGRESSION' if n else 'OK'}: {n} regression{'s' * (n != 1)}, "
-            f"{changed} other difference{'s' * (changed != 1)}; {cmp.cases} cases and "
-            f"{cmp.timings} timing cases ({cmp.timing_values} timing values) compared")
+    timing = timing_summary(cmp)
+    return (f"{'REGRESSION' if n else 'OK'}: {_plural(n, 'regression')}, "
+            f"{_plural(changed, 'other difference')}; {timing + '; ' if timing else ''}"
+            f"{cmp.cases} cases and {cmp.timings} timing cases ({cmp.timing_values} timing "
+            "values) compared")
 
 
 def render_text(cmp: Comparison) -> str:

@@ -16,7 +16,7 @@ from zbench.dump import Dump, load_dump
 from zbench.errors import CaseSkipped, UserError
 from zbench.executors import Execution, run_cases
 from zbench.frames import PageFrames
-from zbench.options import parse_options
+from zbench.options import OptionValueError, parse_options
 from zbench.plugins import Registry
 from zbench.results import environment, make_results
 from zbench.suite import PluginRef, Suite
@@ -31,40 +31,161 @@ class Narrowing:
     """Command-line flags that narrow a suite (or define an ad-hoc run)."""
 
     dumps: list[str] = field(default_factory=list)
-    names: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
+    names: dict[str, list[str]] = field(default_factory=dict)  # kind -> names or labels
     sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # plugin name -> options
     verify: bool = False
     seed: int | None = None
 
+    @property
+    def filters(self) -> bool:
+        """True when a --allocator/--frontend/--compressor/--workload flag is given."""
+        return any(self.names.values())
+
+
+def _is(ref: dict[str, Any], wanted: str) -> bool:
+    return ref["name"] == wanted or ref.get("label") == wanted
+
+
+def _keep(kind: str, fld: str, refs: list[dict[str, Any]], wanted: list[str], where: str,
+          registry: Registry) -> list[dict[str, Any]]:
+    """The suite's entries whose name or label is wanted, in suite order, then plugins
+    wanted by name that the suite does not list."""
+    kept = [r for r in refs if any(_is(r, w) for w in wanted)]
+    for w in wanted:
+        if any(_is(r, w) for r in kept):
+            continue
+        try:
+            registry.get(kind, w)
+        except UserError as exc:
+            labels = sorted({r["label"] for r in refs if r.get("label")})
+            also = f"; labels in {where}: {', '.join(labels)}" if labels else ""
+            raise UserError(f"--{kind} {w}: {exc}{also}") from None
+        kept.append({"name": w, "options": {}, "label": None})
+    return kept
+
+
+def _check_set(registry: Registry, kind: str, ref: dict[str, Any], plugin: str,
+               opts: dict[str, Any]) -> None:
+    """A --set value the plugin refuses is blamed on the flag, not on the suite file."""
+    try:
+        parse_options(registry.get(kind, ref["name"]).Options, {**ref["options"], **opts}, "")
+    except OptionValueError as exc:
+        key = exc.field.split(".")[0]
+        if key in opts:
+            raise UserError(f"--set {plugin}.{key}={opts[key]}: {kind} {ref['name']}: "
+                            f"{exc.detail}") from None
+    except UserError:
+        pass  # an unknown plugin: reported with its suite field by expand()
+
 
 def narrow(suite: Suite, where: str, n: Narrowing, registry: Registry) -> Suite:
+    """The suite narrowed by the flags: a filter keeps the entries whose name or label it
+    gives (a plugin the suite lacks is added by name), --dump replaces the dumps, --set
+    overrides options (of every entry with that name, or the one with that label)."""
     data = suite.model_dump()
     if n.dumps:
+        for d in n.dumps:
+            if not Path(d).exists():
+                raise UserError(f"--dump {d}: no such file")
         data["dumps"] = list(n.dumps)
     for kind, fld in KIND_FIELDS:
         wanted = n.names.get(kind)
-        if not wanted:
-            continue
-        have = [r for r in data[fld] if r["name"] in wanted]
-        for name in wanted:
-            if not any(r["name"] == name for r in have):
-                registry.get(kind, name)  # unknown name: a clear error
-                have.append({"name": name, "options": {}, "label": None})
-        data[fld] = have
+        if wanted:
+            data[fld] = _keep(kind, fld, data[fld], wanted, where, registry)
     for plugin, opts in n.sets.items():
-        hit = False
-        for _, fld in KIND_FIELDS:
-            for r in data[fld]:
-                if r["name"] == plugin:
-                    r["options"] = {**r["options"], **opts}
-                    hit = True
-        if not hit:
-            raise UserError(f"--set {plugin}.…: no plugin named {plugin!r} in this run")
+        refs = [(kind, r) for kind, fld in KIND_FIELDS for r in data[fld] if _is(r, plugin)]
+        if not refs:
+            key = next(iter(opts), "")
+            names = sorted({r["label"] or r["name"] for _, fld in KIND_FIELDS
+                            for r in data[fld]})
+            raise UserError(f"--set {plugin}.{key}={opts.get(key, '')}: no plugin named "
+                            f"{plugin!r} in this run (in this run: {', '.join(names)})")
+        for kind, r in refs:
+            _check_set(registry, kind, r, plugin, opts)
+            r["options"] = {**r["options"], **opts}
     if n.verify:
         data["verify"] = True
     if n.seed is not None:
         data["seed"] = n.seed
     return Suite.model_validate(data)
+
+
+def _owned_frontends(registry: Registry) -> set[str]:
+    """Front ends that allocators bring along (the real kernel): never chosen by flag."""
+    return {f for a in registry.names("allocator")
+            if (f := getattr(registry.get("allocator", a), "frontend", None))}
+
+
+def _probe(registry: Registry, name: str, opts: dict[str, Any] | None) -> Any:
+    """An instance of allocator ``name`` to ask front ends about, or None."""
+    cls = registry.get("allocator", name)
+    if cls.frontend is not None:
+        return None  # runs under its own front end
+    try:
+        return cls(parse_options(cls.Options, opts, ""), PageFrames())
+    except Exception:  # noqa: BLE001 - bad options or a failing plugin: reported later
+        return None
+
+
+def _drivers(registry: Registry, probe: Any) -> list[str]:
+    """The front ends (not an allocator's own) that can drive ``probe``."""
+    owned = _owned_frontends(registry)
+    return [fe for fe in registry.names("frontend")
+            if fe not in owned and registry.get("frontend", fe).supports(probe) is None]
+
+
+def adhoc_frontend(registry: Registry, allocators: list[str],
+                   sets: dict[str, dict[str, Any]], default: str = "zram") -> tuple[str, str]:
+    """The front end of an ad-hoc run given no --frontend, and a note for stderr ("" when
+    it is ``default``): ``default`` when it drives every allocator asked for, else the one
+    front end that drives them all; a UserError naming the flag to add otherwise."""
+    probes: dict[str, Any] = {}
+    for name in allocators:
+        try:
+            probe = _probe(registry, name, sets.get(name))
+        except UserError as exc:
+            raise UserError(f"--allocator {name}: {exc}") from None
+        if probe is not None:
+            probes[name] = probe
+    fe_cls = registry.get("frontend", default)
+    refused = {a: why for a, p in probes.items() if (why := fe_cls.supports(p))}
+    if not refused:
+        return default, ""
+    fits = [fe for fe in registry.names("frontend") if fe != default
+            and fe not in _owned_frontends(registry)
+            and all(registry.get("frontend", fe).supports(p) is None for p in probes.values())]
+    why = "; ".join(f"{a}: {r}" for a, r in refused.items())
+    if len(fits) == 1:
+        return fits[0], (f"zbench: {why}: using the {fits[0]} front end "
+                         f"(--frontend {fits[0]})")
+    if fits:
+        flags = " or ".join(f"--frontend {fe}" for fe in fits)
+        raise UserError(f"--allocator {', '.join(refused)}: {why}: add {flags}")
+    raise UserError(f"--allocator {', '.join(refused)}: {why}, and no front end drives "
+                    f"{', '.join(probes)} together: run them separately")
+
+
+def check_not_all_skipped(plan: Plan, where: str, registry: Registry) -> None:
+    """A narrowed (or ad-hoc) run whose every case would be skipped is bad input: a
+    UserError with the skip reasons and, where another front end would run the allocator,
+    the flag to add."""
+    if not plan.cases or not all(c.skip_reason for c in plan.cases):
+        return
+    reasons: dict[str, None] = {}
+    flags: dict[str, None] = {}
+    for c in plan.cases:
+        reasons[f"{c.allocator.label} on {c.frontend.label}: {c.skip_reason}"] = None
+        if c.allocator.cls.frontend is None:
+            try:
+                probe = c.allocator.cls(c.allocator.options, PageFrames())
+            except Exception:  # noqa: BLE001 - not at hand here: no hint
+                continue
+            for fe in _drivers(registry, probe):
+                if fe != c.frontend.name:
+                    flags[f"--frontend {fe}"] = None
+    hint = f"; add {' or '.join(flags)}" if flags else ""
+    raise UserError(f"{where}: cases: every case left to run would be skipped: "
+                    f"{'; '.join(reasons)}{hint}")
 
 
 def _part(registry: Registry, kind: str, fld: str, i: int, ref: PluginRef, where: str) -> Part:
