@@ -43,8 +43,9 @@ def cli() -> None:
     on real page dumps, compressed with real lz4/zstd, through models of the
     kernel's allocators.
 
-    Start with `zbench run suites/default.yaml`; `zbench plugins` lists what is
-    installed, `zbench metrics` what each number means.
+    Start with `zbench run default` (or a suite file: `zbench run suites/default.yaml`);
+    `zbench suites` lists the shipped suites, `zbench plugins` what is installed,
+    `zbench metrics` what each number means.
     """
 
 
@@ -90,6 +91,8 @@ def cli() -> None:
                    "reports/<suite>-*), reusing its finished cases.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Neither read nor write the case cache (cases/ under $ZBENCH_CACHE).")
+@click.option("--wide", is_flag=True,
+              help="Print every table in full, however wide (default: within 120 columns).")
 @click.option("--case-timeout", "case_timeout", type=float, default=None, metavar="SECONDS",
               help="Kill a case that runs longer and record it as failed [default: "
                    "$ZBENCH_CASE_TIMEOUT, else 3600].")
@@ -99,10 +102,12 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         verify: bool, timing: bool | None = None, preset: str | None = None,
         jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
         resume: bool = False, no_cache: bool = False,
-        case_timeout: float | None = None) -> None:
-    """Run SUITE (a YAML file), narrowed by the flags; without SUITE, an ad-hoc run
-    (default: the shipped dump, lz4, zram, zsmalloc, fill).  With a `timing:` section
-    (or --timing) it also measures store/load latency under pyperf (docs/timing.md).
+        case_timeout: float | None = None, wide: bool = False) -> None:
+    """Run SUITE (a YAML file, or the name of a shipped suite: `zbench suites`), narrowed
+    by the flags (names or labels); without SUITE, an ad-hoc run (default: the shipped
+    dump, lz4, zram, zsmalloc, fill; allocators zram cannot drive get zswap).  With a
+    `timing:` section (or --timing) it also measures store/load latency under pyperf
+    (docs/timing.md).
     Finished cases are cached; -j / --executor run them in parallel (docs/scale.md)."""
     from zbench.executors import Execution
     from zbench.resume import OutLock, begin_run
@@ -119,30 +124,36 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
     if resume and no_cache:
         raise UserError("--resume: needs the case cache (drop --no-cache)")
     from zbench.options import parse_assignments
-    from zbench.runner import Narrowing, expand, narrow
+    from zbench.runner import Narrowing, adhoc_frontend, check_not_all_skipped, expand, narrow
     from zbench.suite import load_suite, parse_suite
 
-    if suite is not None:
-        s, base = load_suite(suite)
-        where = str(suite)
-    else:
-        if not dumps and not REPO_DEFAULT_DUMP.exists():
-            raise UserError("--dump: no dump given and no shipped default dump found")
-        s = parse_suite({
-            "name": "adhoc",
-            "dumps": [str(REPO_DEFAULT_DUMP)],
-            "compressors": list(compressors) or ["lz4"],
-            "frontends": list(frontends) or ["zram"],
-            "allocators": list(allocators) or ["zsmalloc"],
-            "workloads": list(workloads) or ["fill"],
-        }, "command line")
-        base, where = Path.cwd(), "command line"
     set_map: dict[str, dict[str, Any]] = {}
     for key, value in parse_assignments(sets).items():
         plugin, dot, opt = key.partition(".")
         if not dot or not opt:
             raise UserError(f"--set {key}={value}: expected PLUGIN.KEY=VALUE")
         set_map.setdefault(plugin, {})[opt] = value
+    if suite is not None:
+        s, base = load_suite(suite)
+        where = str(suite)
+    else:
+        if not dumps and not REPO_DEFAULT_DUMP.exists():
+            raise UserError("--dump: no dump given and no shipped default dump found")
+        fe_names = list(frontends)
+        if not fe_names:  # zram, unless it cannot drive the allocators asked for
+            fe, note = adhoc_frontend(registry, list(allocators) or ["zsmalloc"], set_map)
+            fe_names = [fe]
+            if note:
+                click.echo(note, err=True)
+        s = parse_suite({
+            "name": "adhoc",
+            "dumps": [str(REPO_DEFAULT_DUMP)],
+            "compressors": list(compressors) or ["lz4"],
+            "frontends": fe_names,
+            "allocators": list(allocators) or ["zsmalloc"],
+            "workloads": list(workloads) or ["fill"],
+        }, "command line")
+        base, where = Path.cwd(), "command line"
     n = Narrowing(dumps=[str(Path(d).resolve()) for d in dumps],
                   names={"allocator": list(allocators), "frontend": list(frontends),
                          "compressor": list(compressors), "workload": list(workloads)},
@@ -155,6 +166,8 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 
         s = s.model_copy(update={"timing": TimingSpec()})
     plan = expand(s, base, where, registry)
+    if suite is None or n.filters:
+        check_not_all_skipped(plan, where, registry)
     if not plan.cases:
         field = "exclude" if s.exclude else "cases"
         raise UserError(f"{where}: {field}: no case left to run (every combination is "
@@ -169,7 +182,7 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         finally:
             lock.release()
     res_path, rep_path = out_dir / "results.json", out_dir / "report.md"
-    _print_run(results, res_path, rep_path, as_json)
+    _print_run(results, res_path, rep_path, as_json, wide)
 
 
 def _run_and_write(s: Any, plan: Any, registry: Any, execution: Any, out_dir: Path,
@@ -216,14 +229,9 @@ def _case_id(c: dict[str, Any]) -> str:
                      c["workload"]["label"], c["dump"]["name"]))
 
 
-def _print_run(results: dict[str, Any], res_path: Path, rep_path: Path, as_json: bool) -> None:
-    from zbench.tables import (
-        comparison_table,
-        failed_table,
-        fragmentation_table,
-        models_table,
-        zswap_table,
-    )
+def _print_run(results: dict[str, Any], res_path: Path, rep_path: Path, as_json: bool,
+               wide: bool = False) -> None:
+    from zbench.tables import terminal_report
 
     if as_json:
         click.echo(json.dumps(results, indent=2))
@@ -231,44 +239,7 @@ def _print_run(results: dict[str, Any], res_path: Path, rep_path: Path, as_json:
         if _fail_summary(results):
             sys.exit(1)
         return
-    comparison = comparison_table(results)
-    if comparison:
-        click.echo("\nAllocators side by side: pool pages (effective ratio)\n")
-        click.echo(comparison)
-    click.echo("\nFragmentation (deterministic; sizes in KiB)\n")
-    click.echo(fragmentation_table(results))
-    from zbench.latency import latency_table
-
-    lt = latency_table(results)
-    if lt:
-        from zbench.latency import LATENCY_TITLE
-
-        click.echo(f"\n{LATENCY_TITLE}: µs per page (pyperf mean ± std; p50 / p99 per "
-                   "operation; share of the time in the compressor)\n")
-        click.echo(lt)
-    from zbench.reporter import sections
-
-    for title, table, note in sections(results, "simple"):
-        click.echo(f"\n{title}\n")
-        click.echo(table)
-        if note:
-            click.echo(note)
-    zt = zswap_table(results)
-    if zt:
-        click.echo("\nzswap counters\n")
-        click.echo(zt)
-    from zbench.migtable import migratability_text
-
-    mt = migratability_text(results)
-    if mt:
-        click.echo("\nMigratability (deterministic; docs/migration.md)\n")
-        click.echo(mt)
-    click.echo("\nModels\n")
-    click.echo(models_table(results))
-    ft = failed_table(results)
-    if ft:
-        click.echo("\nFailed cases\n")
-        click.echo(ft)
+    click.echo(terminal_report(results, wide))
     click.echo(f"\nwrote {res_path} and {rep_path}")
     if _fail_summary(results):
         sys.exit(1)
@@ -278,15 +249,15 @@ def _print_run(results: dict[str, Any], res_path: Path, rep_path: Path, as_json:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--requirements", is_flag=True,
               help="Print pip pins (name==version) of the distributions providing the loaded "
-                   "plugins.")
+                   "plugins and of the compression libraries (lz4, zstandard, ...).")
 def plugins(as_json: bool, requirements: bool = False) -> None:
     """List every plugin: name, what it provides, distribution, version, status."""
     registry = get_registry()
     recs = [p.as_dict() for p in registry.plugins]
     if requirements:
-        from zbench.requirements import plugin_pins
+        from zbench.requirements import compressor_libraries, plugin_pins
 
-        for pin in plugin_pins(recs):
+        for pin in plugin_pins(recs, compressor_libraries(registry)):
             click.echo(pin)
         return
     if as_json:
@@ -347,6 +318,7 @@ CORE_COMMANDS: list[tuple[str, str, str]] = [
     ("zbench.compare", "compare_cmd", "compare"),
     ("zbench.baseline", "baseline_cmd", "baseline"),
     ("zbench.report", "report_cmd", "report"),
+    ("zbench.suitescli", "suites_cmd", "suites"),
 ]
 
 
