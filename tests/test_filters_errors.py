@@ -265,3 +265,18 @@ def test_requirements_pin_the_compression_libraries() -> None:
     pins = plugin_pins([{"distribution": "lz4", "version": version("lz4"), "status": "ok"}],
                        ["lz4", "zlib", "kernel"])
     assert pins == [f"lz4=={version('lz4')}"]
+
+
+def test_ad_hoc_z3fold_runs_behind_zswap_not_zram(tmp_path: Path) -> None:
+    """zram's kernel code calls zsmalloc's zs_* API only: z3fold (which has a headless
+    size, like a huge class) must not run behind it."""
+    from zbench import PageFrames, get_plugin_class
+    from zbench.plugins import get_registry
+
+    reg = get_registry()
+    z3 = reg.get("allocator", "z3fold")
+    zram = reg.get("frontend", "zram")
+    why = zram.supports(z3(z3.Options(), PageFrames()))
+    assert why and "zsmalloc" in why
+    zs = get_plugin_class("allocator", "zsmalloc")
+    assert zram.supports(zs(zs.Options(), PageFrames())) is None

@@ -42,6 +42,10 @@ class Allocator(abc.ABC):
     #: The only front end this allocator runs under, if it has its own (e.g. the real
     #: kernel's zram); ``None`` = any front end the suite names that supports it.
     frontend: ClassVar[str | None] = None
+    #: True if the allocator offers what zram calls (drivers/block/zram/zram_drv.c uses
+    #: zsmalloc's own API: zs_malloc, zs_map_object, zs_huge_class_size, zs_compact), so
+    #: the zram front end may drive it; zswap drives any allocator through zpool.
+    zram_pool: ClassVar[bool] = False
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         self.options = self.coerce_options(options)

@@ -216,6 +216,10 @@ class KernelUml(Allocator):
     def evictable(self) -> bool:
         return self.model.evictable()
 
+    @property
+    def zram_pool(self) -> bool:  # type: ignore[override]
+        return self.model.zram_pool
+
     def huge_class_size(self) -> int | None:
         return self.model.huge_class_size()
 

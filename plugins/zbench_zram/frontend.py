@@ -73,8 +73,8 @@ class Zram(FrontEnd):
 
     @classmethod
     def supports(cls, allocator: Allocator) -> str | None:
-        if allocator.huge_class_size() is None:
-            return "zram drives zsmalloc (it needs zs_huge_class_size)"
+        if not allocator.zram_pool or allocator.huge_class_size() is None:
+            return "zram drives zsmalloc (drivers/block/zram/zram_drv.c calls the zs_* API)"
         return None
 
     @property

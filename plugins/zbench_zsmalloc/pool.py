@@ -50,6 +50,7 @@ class ZsPool(Allocator):
     """zsmalloc: size classes of multi-page zspages, indirect handles, compaction."""
 
     name = "zsmalloc"
+    zram_pool = True
     description = "zsmalloc (mm/zsmalloc.c): size classes, zspage chains, compaction"
     Options = ZsOptions
 
