@@ -116,3 +116,31 @@ def test_report_on_a_bad_file_exits_2(tmp_path: Path) -> None:
     p.write_text("[]")
     code, _, err = invoke(["report", str(p), "--html"])
     assert code == 2 and "x.json" in err
+
+
+def test_report_to_a_file_and_modes(tmp_path: Path) -> None:
+    """`report -o FILE.md` writes that file (not a folder named FILE.md); results and
+    reports are 0644, dumps, which hold process memory, 0600."""
+    import os
+    import stat
+
+    raw = tmp_path / "d.raw"
+    raw.write_bytes(make_pages(16))
+    code, _, err = invoke(["dump", "convert", str(raw), str(tmp_path / "d.zbdump"),
+                           "--to", "zbench"])
+    assert code == 0, err
+    code, _, err = invoke(["run", "--dump", str(tmp_path / "d.zbdump"), "--no-cache",
+                           "--out", str(tmp_path / "run")])
+    assert code == 0, err
+    code, out, err = invoke(["report", str(tmp_path / "run"), "-o", str(tmp_path / "my.md")])
+    assert code == 0, err
+    mine = tmp_path / "my.md"
+    assert mine.is_file() and "## Fragmentation" in mine.read_text()
+    assert list((tmp_path / "plots").glob("*.png"))
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(os.stat(p).st_mode)
+
+    for p in (tmp_path / "run" / "results.json", tmp_path / "run" / "report.md", mine):
+        assert mode(p) == 0o644, (p, oct(mode(p)))
+    assert mode(tmp_path / "d.zbdump") == 0o600

@@ -249,8 +249,9 @@ def render_html(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def write_markdown(results: dict[str, Any], out_dir: Path) -> tuple[Path, list[Path]]:
-    """``report.md`` (the run's report plus the plots) and ``plots/*.png`` in ``out_dir``."""
+def write_markdown(results: dict[str, Any], out_dir: Path,
+                   name: str = "report.md") -> tuple[Path, list[Path]]:
+    """``name`` (the run's report plus the plots) and ``plots/*.png`` in ``out_dir``."""
     from zbench.plots import make_plots
     from zbench.tables import report_markdown
 
@@ -261,7 +262,7 @@ def write_markdown(results: dict[str, Any], out_dir: Path) -> tuple[Path, list[P
         write_atomic(path, p.png)
         pngs.append(path)
         lines += [f"### {p.title}", "", f"![{p.title}](plots/{p.name}.png)", "", p.caption, ""]
-    md = out_dir / "report.md"
+    md = out_dir / name
     write_atomic(md, "\n".join(lines))
     return md, pngs
 
@@ -271,7 +272,8 @@ def write_markdown(results: dict[str, Any], out_dir: Path) -> tuple[Path, list[P
 @click.option("--html", "as_html", is_flag=True,
               help="Write one self-contained report.html (plots inlined).")
 @click.option("-o", "--out", type=click.Path(path_type=Path),
-              help="Output file with --html, else output directory [default: beside RESULTS].")
+              help="Output file (FILE.html with --html, FILE.md without; plots go to plots/ "
+                   "beside it), or a directory for report.md [default: beside RESULTS].")
 def report_cmd(results: Path, as_html: bool, out: Path | None) -> None:
     """Render the tables and plots of a run (RESULTS: results.json or its directory):
     pool pages over the workload, compressed sizes with the class boundaries, per-class
@@ -288,5 +290,8 @@ def report_cmd(results: Path, as_html: bool, out: Path | None) -> None:
         write_atomic(target, render_html(data))
         click.echo(f"wrote {target}")
         return
-    md, pngs = write_markdown(data, out or path.parent)
+    if out is not None and out.suffix.lower() == ".md":  # a file, not a folder named x.md
+        md, pngs = write_markdown(data, out.parent, out.name)
+    else:
+        md, pngs = write_markdown(data, out or path.parent)
     click.echo(f"wrote {md} and {len(pngs)} plot{'s' * (len(pngs) != 1)} in {md.parent / 'plots'}")

@@ -66,8 +66,9 @@ def make_results(suite: dict[str, Any], env: dict[str, Any],
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: never half a file
     (:func:`zbench.safeio.write_atomic`: a device, FIFO or directory is refused, and a
-    failing write is one line naming the path)."""
-    safe_write(path, text)
+    failing write is one line naming the path).  Results and reports are readable by
+    others (0644); dumps, which hold process memory, are written owner-only elsewhere."""
+    safe_write(path, text, mode=0o644)
 
 
 def dumps_json(results: dict[str, Any], where: str = "results.json") -> str:
