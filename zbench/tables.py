@@ -163,7 +163,8 @@ def zswap_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
+def model_rows(results: dict[str, Any]) -> list[list[str]]:
+    """(label, kernel rules, simplifications) of every model that ran, once each."""
     seen: dict[tuple[str, str], str] = {}
     for c in results["cases"]:
         if c.get("skipped") or c.get("failed"):
@@ -172,7 +173,11 @@ def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
             part = c[kind]
             key = (part["label"], part.get("kernel", ""))
             seen.setdefault(key, part.get("simplifications", ""))
-    rows = [[label, kernel, simp] for (label, kernel), simp in seen.items()]
+    return [[label, kernel, simp] for (label, kernel), simp in seen.items()]
+
+
+def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
+    rows = model_rows(results)
     return tabulate(rows, headers=["model", "kernel rules followed", "simplified"], tablefmt=fmt)
 
 
@@ -445,15 +450,7 @@ def zswap_legend(width: int | None = WIDTH) -> str:
 def terminal_models(results: dict[str, Any], width: int | None = WIDTH) -> str:
     if width is None:
         return models_table(results)
-    seen: dict[tuple[str, str], str] = {}
-    for c in results["cases"]:
-        if c.get("skipped") or c.get("failed"):
-            continue
-        for kind in ("allocator", "frontend"):
-            part = c[kind]
-            seen.setdefault((part["label"], part.get("kernel", "")), part.get("simplifications",
-                                                                            ""))
-    rows = [[label, kernel, simp] for (label, kernel), simp in seen.items()]
+    rows = model_rows(results)
     lw = max([len("model"), *(len(r[0]) for r in rows)])
     kw = min(40, max([len("kernel rules followed"), *(len(r[1]) for r in rows)]))
     return tabulate(rows, headers=["model", "kernel rules followed", "simplified"],
