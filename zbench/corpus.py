@@ -30,14 +30,19 @@ class DumpLike(Protocol):
     def page(self, i: int) -> bytes: ...
 
 
+def _fill_counts(n: int, zero_pct: float, same_pct: float) -> tuple[int, int]:
+    """Zero-filled and same-filled pages injected beside ``n`` dump pages."""
+    rest = 100.0 - zero_pct - same_pct
+    if rest <= 0:
+        raise ValueError("zero_filled_pct + same_filled_pct must be below 100")
+    return round(n * zero_pct / rest), round(n * same_pct / rest)
+
+
 def corpus_pages(dump_pages: int, zero_pct: float, same_pct: float,
                  scale_pages: int | None = None) -> int:
     """How many pages :class:`Corpus` holds for these options (without building it)."""
     n = dump_pages if scale_pages is None else scale_pages
-    rest = 100.0 - zero_pct - same_pct
-    if rest <= 0:
-        raise ValueError("zero_filled_pct + same_filled_pct must be below 100")
-    return n + round(n * zero_pct / rest) + round(n * same_pct / rest)
+    return n + sum(_fill_counts(n, zero_pct, same_pct))
 
 
 class Corpus:
@@ -47,11 +52,7 @@ class Corpus:
                  scale_pages: int | None = None) -> None:
         self.dump = dump
         n = dump.n_pages if scale_pages is None else scale_pages
-        rest = 100.0 - zero_pct - same_pct
-        if rest <= 0:
-            raise ValueError("zero_filled_pct + same_filled_pct must be below 100")
-        n_zero = round(n * zero_pct / rest)
-        n_same = round(n * same_pct / rest)
+        n_zero, n_same = _fill_counts(n, zero_pct, same_pct)
         rng = random.Random(f"corpus:{seed}")
         # index -> source: >= 0 a dump page, < 0 an injected fill word index
         self._words: list[int] = [0] * n_zero + [

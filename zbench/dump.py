@@ -48,12 +48,8 @@ _MAX_META = 64 << 20
 UNKNOWN = "unknown"
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _err(path: Path | str, problem: object) -> DumpError:
-    return DumpError(f"{path}: {_one_line(problem)}")
+    return DumpError(f"{path}: {safeio.one_line(problem)}")
 
 
 def sha256_hex(data: bytes | bytearray | memoryview) -> str:

@@ -34,7 +34,7 @@ from zbench.corpus import Corpus
 from zbench.dump import Dump, load_dump
 from zbench.errors import CaseSkipped, UserError, VerifyError
 from zbench.options import parse_options
-from zbench.plugins import Registry
+from zbench.plugins import Registry, describe_exc
 from zbench.watchdog import DEFAULT_TIMEOUT, WorkerPool, failed
 
 EXECUTORS = ("local", "dask")
@@ -124,10 +124,10 @@ def failure(exc: BaseException) -> Outcome:
 
     kind = ("verify" if isinstance(exc, VerifyError)
             else "invariant" if isinstance(exc, InvariantError) else "error")
-    text = str(exc).strip().splitlines()
-    reason = text[0] if text else ""
     if kind == "error":
-        reason = f"{type(exc).__name__}: {reason}".rstrip(": ")
+        reason = describe_exc(exc)
+    else:  # the message says what failed; the type adds nothing
+        reason = (str(exc).strip().splitlines() or [""])[0]
     return failed(kind, reason[:500])
 
 

@@ -79,7 +79,8 @@ def _env_names(var: str) -> set[str] | None:
     return {n.strip() for n in raw.split(",") if n.strip()}
 
 
-def _describe_exc(exc: BaseException) -> str:
+def describe_exc(exc: BaseException) -> str:
+    """``Type: first line of the message``: an exception as one line."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -155,7 +156,7 @@ class Registry:
             except BaseException as exc:  # noqa: BLE001 - any failure is contained
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                rec.status, rec.error = "broken", f"import failed: {_describe_exc(exc)}"
+                rec.status, rec.error = "broken", f"import failed: {describe_exc(exc)}"
                 continue
             self._register(obj, rec)
 
@@ -184,7 +185,7 @@ class Registry:
                 self._by_kind[kind].pop(name, None)
             if self.pm.is_registered(obj):
                 self.pm.unregister(obj)
-            rec.status, rec.error = "broken", f"registration failed: {_describe_exc(exc)}"
+            rec.status, rec.error = "broken", f"registration failed: {describe_exc(exc)}"
             rec.provides = []
             return
         rec.provides = added
@@ -244,7 +245,7 @@ class Registry:
                 hi.function(cli=cli)
             except Exception as exc:  # noqa: BLE001
                 if rec is not None:
-                    rec.status, rec.error = "broken", f"register_commands: {_describe_exc(exc)}"
+                    rec.status, rec.error = "broken", f"register_commands: {describe_exc(exc)}"
 
 
 _REGISTRY: Registry | None = None

@@ -51,7 +51,7 @@ class Reporter(abc.ABC):
 
 def sections(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
     """``(title, table, note)`` of every reporter section the results hold."""
-    from zbench.plugins import get_registry
+    from zbench.plugins import describe_exc, get_registry
 
     out = []
     for label, sec in (results.get("reports") or {}).items():
@@ -67,8 +67,7 @@ def sections(results: dict[str, Any], fmt: str) -> list[tuple[str, str, str]]:
         try:  # plugin code on a record read back from a file: contained like collect()
             table, note = cls.render(sec["record"], fmt)
         except Exception as exc:  # noqa: BLE001
-            first = (str(exc).strip().splitlines() or [""])[0]
-            out.append((title, f"(not rendered: {type(exc).__name__}: {first})", ""))
+            out.append((title, f"(not rendered: {describe_exc(exc)})", ""))
             continue
         out.append((title, table, note))
     return out

@@ -44,7 +44,8 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISSOCK, "a socket"))
 
 
-def _one_line(text: object) -> str:
+def one_line(text: object) -> str:
+    """``text`` with its whitespace runs (newlines included) folded to single spaces."""
     return " ".join(str(text).split())
 
 
@@ -62,7 +63,7 @@ def _os_problem(exc: OSError) -> str:
         return "no such file"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
-    return _one_line(exc.strerror or exc)
+    return one_line(exc.strerror or exc)
 
 
 def open_regular(path: Path | str, what: str = "file",
