@@ -9,7 +9,7 @@ one ordinary zbench case (``zbench.run_suite``, ``verify: true``) on the shipped
 in-process: a seeded random mix of stores of real compressed pages (new offsets and
 overwrites), loads (some followed by a clean re-store, as swap-cache reclaim does),
 invalidations, periodic compaction and, in turn, the migratability experiments of
-:mod:`zbench.experiments` (``evacuate``, ``migrate``, ``load``: migration with objects
+:mod:`zbench.sim.experiments` (``evacuate``, ``migrate``, ``load``: migration with objects
 mapped, ``reclaim`` through the front end's LRU), among the workload's own movable
 pages (``interleave``).  zswap runs with a small simulated RAM, so its pool limit is
 hit and pages are written back (the allocator's LRU reclaim up to 6.4, zswap's own
@@ -170,7 +170,7 @@ class _Plugin:
 
 def ensure_registered() -> None:
     """Register the ``soak`` workload in the process-wide registry (once per registry)."""
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
 
     reg = get_registry()
     if Soak.name not in reg.names("workload"):
@@ -430,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": [asdict(r) for r in results],
     }
     if args.json is not None:
-        from zbench.results import dumps_json, write_atomic
+        from zbench.run.results import dumps_json, write_atomic
 
         write_atomic(args.json, dumps_json(doc))
     total = sum(r.ops for r in results)

@@ -3,7 +3,7 @@
 
     cd /work/main && PYTHONPATH=.:plugins python scripts/make_default_dump.py
 
-Runs five real programs on generated data with :func:`zbench.capture.capture`
+Runs five real programs on generated data with :func:`zbench.input.capture.capture`
 (python+numpy, node, gcc's cc1, sqlite3 ``:memory:``, GNU sort), samples runs
 of 16 contiguous pages from each, stratified by source with a fixed seed, and
 writes the dump (mode 0600) with per-page source and region class.  Needs
@@ -29,9 +29,9 @@ sys.path[:0] = [str(ROOT), str(WORKLOADS)]
 
 from gen_inputs import write_inputs  # noqa: E402
 
-from zbench.capture import CLEAN_PATH, METHOD, CaptureResult, capture  # noqa: E402
-from zbench.dump import host_meta, load_dump, merge_runs, write_dump  # noqa: E402
-from zbench.frames import PAGE_SIZE  # noqa: E402
+from zbench.api.frames import PAGE_SIZE  # noqa: E402
+from zbench.input.capture import CLEAN_PATH, METHOD, CaptureResult, capture  # noqa: E402
+from zbench.input.dump import host_meta, load_dump, merge_runs, write_dump  # noqa: E402
 
 RUN = 16  # pages per sampled run (64 KiB)
 

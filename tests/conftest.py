@@ -47,7 +47,7 @@ os.environ.setdefault("ZBENCH_UML_KERNELS", str(
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ZBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "zbench-cache"))
-    from zbench import plugins
+    from zbench.api import registry as plugins
 
     plugins.reset_registry()
     yield

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_pages
 
-from zbench.cli import _add_dump_commands, cli
+from zbench.cli.app import _add_dump_commands, cli
 
 GOOD = """\
 name: t

@@ -1,4 +1,4 @@
-"""zbench.capture on small child programs we start ourselves (Linux /proc only)."""
+"""zbench.input.capture on small child programs we start ourselves (Linux /proc only)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zbench.capture import Vma, capture, capture_running, classify, clean_env, read_status
-from zbench.dump import load_dump
-from zbench.dumpcli import capture_cmd
-from zbench.errors import UserError
-from zbench.frames import PAGE_SIZE
+from zbench.api.errors import UserError
+from zbench.api.frames import PAGE_SIZE
+from zbench.cli.dumpcli import capture_cmd
+from zbench.input.capture import Vma, capture, capture_running, classify, clean_env, read_status
+from zbench.input.dump import load_dump
 
 
 def _pagemap_readable() -> bool:

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, make_pages
 
-from zbench.cli import _add_dump_commands, cli
-from zbench.compare import Threshold, compare_results, parse_fail_on, render_markdown
-from zbench.metrics import BY_NAME
-from zbench.significance import welch_p
+from zbench.api.metrics import BY_NAME
+from zbench.api.significance import welch_p
+from zbench.cli.app import _add_dump_commands, cli
+from zbench.report.compare import Threshold, compare_results, parse_fail_on, render_markdown
 
 SUITE = """\
 name: cmp

@@ -13,7 +13,7 @@ from zbench_workloads import Churn, Fill
 from zbench_zram.frontend import Zram
 
 from zbench import PAGE_SIZE, OpKind, PageFrames
-from zbench.corpus import Corpus
+from zbench.input.corpus import Corpus
 
 
 class _Dump:
@@ -141,7 +141,7 @@ def test_zram_huge_pages_are_stored_raw_and_overwrites_free() -> None:
 def test_metrics_doc_is_generated_from_the_table() -> None:
     from conftest import ROOT
 
-    from zbench.metrics import markdown_table
+    from zbench.api.metrics import markdown_table
 
     assert markdown_table() in (ROOT / "docs" / "metrics.md").read_text()
 

@@ -13,7 +13,7 @@ from zbench_zbud.options import ZbudOptions
 from zbench_zsmalloc import ZsOptions, ZsPool
 
 from zbench import PageFrames, run_suite
-from zbench.metrics import BY_NAME, COST_PER_OP
+from zbench.api.metrics import BY_NAME, COST_PER_OP
 
 COST = ("bytes_written", "bytes_read", "bytes_moved", "bytes_copied", "objs_moved",
         "page_crossing_copies", "list_ops")

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from conftest import ROOT, make_pages
 
 import zbench
-from zbench import hookspecs
-from zbench.plugins import Registry, reset_registry
-from zbench.runner import run_suite_data
+from zbench.api import hookspecs
+from zbench.api.registry import Registry, reset_registry
+from zbench.run.runner import run_suite_data
 from zbench.testing import RULES, PoolChecker
 
 DOC = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""zbench.dump: formats, round trips, atomic 0600 writes, one-line errors; dumpcli info/convert."""
+"""zbench.input.dump: formats, round trips, atomic 0600 writes, one-line errors; dumpcli."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zbench import dump as dumpmod
-from zbench.dump import MAGIC, Dump, convert, load_dump, write_dump, write_raw
-from zbench.dumpcli import dump_group
-from zbench.errors import DumpError, UserError
-from zbench.frames import PAGE_SIZE
+from zbench.api.errors import DumpError, UserError
+from zbench.api.frames import PAGE_SIZE
+from zbench.cli.dumpcli import dump_group
+from zbench.input import dump as dumpmod
+from zbench.input.dump import MAGIC, Dump, convert, load_dump, write_dump, write_raw
 
 DEFAULT_DUMP = Path(__file__).resolve().parent.parent / "dumps" / "default.zbdump"
 

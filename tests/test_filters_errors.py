@@ -18,14 +18,14 @@ from pydantic import Field
 from zbench_zswap.frontend import Zswap
 
 from zbench import hookimpl
-from zbench.cli import cli
-from zbench.compare import Threshold, compare_results, summary
-from zbench.errors import UserError
-from zbench.options import PluginOptions, parse_options
-from zbench.plugins import Registry, get_registry
-from zbench.requirements import plugin_pins
-from zbench.runner import Narrowing, adhoc_frontend, narrow
-from zbench.suite import parse_suite
+from zbench.api.errors import UserError
+from zbench.api.options import PluginOptions, parse_options
+from zbench.api.registry import Registry, get_registry
+from zbench.cli.app import cli
+from zbench.report.compare import Threshold, compare_results, summary
+from zbench.run.requirements import plugin_pins
+from zbench.run.runner import Narrowing, adhoc_frontend, narrow
+from zbench.run.suite import parse_suite
 
 LABELLED = """\
 name: labelled
@@ -271,7 +271,7 @@ def test_ad_hoc_z3fold_runs_behind_zswap_not_zram(tmp_path: Path) -> None:
     """zram's kernel code calls zsmalloc's zs_* API only: z3fold (which has a headless
     size, like a huge class) must not run behind it."""
     from zbench import PageFrames, get_plugin_class
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
 
     reg = get_registry()
     z3 = reg.get("allocator", "z3fold")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zbench import PAGEBLOCK_NR_PAGES, Mobility, PageFrames, RadixTree
-from zbench.frames import FALLBACKS
+from zbench.api.frames import FALLBACKS
 
 U, M, R = Mobility.UNMOVABLE, Mobility.MOVABLE, Mobility.RECLAIMABLE
 

@@ -3,7 +3,7 @@
 A case is keyed on the content of every file its options name (not the path), and
 every cache entry carries an HMAC-SHA256 under the cache's own secret: an edited,
 corrupted or transplanted entry is recomputed and replaced, never read back as
-results (docs/scale.md, zbench/casecache.py, zbench/compcache.py).
+results (docs/scale.md, zbench/run/casecache.py, zbench/input/compcache.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import pytest
 from click.testing import CliRunner, Result
 from pydantic import BaseModel, Field
 
-from zbench import casecache, compcache
-from zbench.cli import _add_dump_commands, cli
+from zbench.cli.app import _add_dump_commands, cli
+from zbench.input import compcache
+from zbench.run import casecache
 
 SUITE = """\
 name: hc
@@ -246,8 +247,8 @@ def test_a_replaced_secret_invalidates_every_entry(fill_suite: Path, tmp_path: P
 # -- compressed pages -------------------------------------------------------------------
 
 def _sizes_table(raw_dump: Path) -> bytes:
-    from zbench.dump import load_dump
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
+    from zbench.input.dump import load_dump
 
     dump = load_dump(raw_dump)
     cls = get_registry().get("compressor", "lz4")
@@ -305,8 +306,8 @@ def test_a_flipped_byte_in_the_compressed_cache_is_recompressed(
 
 
 def test_compress_dump_never_returns_tampered_blobs(raw_dump: Path) -> None:
-    from zbench.dump import load_dump
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
+    from zbench.input.dump import load_dump
 
     dump = load_dump(raw_dump)
     cls = get_registry().get("compressor", "lz4")

@@ -302,8 +302,8 @@ def test_hard_deadline_ends_a_stuck_capture(env: Env, monkeypatch: pytest.Monkey
     off by the hard deadline; the program and the temporary home are gone afterwards."""
     import tempfile
 
-    from zbench import capture as cap
-    from zbench.errors import UserError
+    from zbench.api.errors import UserError
+    from zbench.input import capture as cap
 
     monkeypatch.setattr(cap, "DEADLINE_GRACE_S", 0.5)
     monkeypatch.setattr(cap, "freeze_tree", lambda pid: time.sleep(60) or [pid])

@@ -28,9 +28,9 @@ from test_bad_input import GOOD
 from test_bad_input import assert_one_line_error as assert_in_process_error
 from test_bad_input import invoke as in_process
 
-from zbench import safeio
-from zbench.errors import UserError
-from zbench.sized import SizedPages
+from zbench.api import safeio
+from zbench.api.errors import UserError
+from zbench.sim.sized import SizedPages
 
 REPLAY = GOOD.replace("workloads: [fill]",
                       "workloads: [{{name: replay, options: {{trace: {trace}}}}}]")
@@ -269,7 +269,7 @@ def test_frontend_kernel_version(work: Path) -> None:
 
 @pytest.mark.parametrize("version", ["2.6", "3.19", "4.20", "5.19", "6.12", "7.0"])
 def test_real_kernel_versions_accepted(version: str) -> None:
-    from zbench.kernel import KernelVersion
+    from zbench.api.kernel import KernelVersion
 
     assert str(KernelVersion(version)) == version
 
@@ -492,7 +492,7 @@ def test_run_out_on_a_full_filesystem(work: Path) -> None:
 
 @pytest.mark.parametrize("where", ["under-a-file", "read-only"])
 def test_write_atomic_to_an_unwritable_place(tmp_path: Path, where: str) -> None:
-    from zbench.results import write_atomic
+    from zbench.run.results import write_atomic
 
     (tmp_path / "f").write_text("x")
     if where == "under-a-file":
@@ -526,7 +526,7 @@ def test_write_atomic_removes_its_temp_file_when_the_disk_fills(
 
 
 def test_results_write_atomic_keeps_working(tmp_path: Path) -> None:
-    from zbench.results import write_atomic
+    from zbench.run.results import write_atomic
 
     write_atomic(tmp_path / "a" / "b.txt", "hello\n")
     assert (tmp_path / "a" / "b.txt").read_text() == "hello\n"
@@ -537,7 +537,7 @@ def test_results_write_atomic_keeps_working(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_results_json_refuses_non_finite_numbers(tmp_path: Path, value: float) -> None:
-    from zbench.results import dumps_json, write_run
+    from zbench.run.results import dumps_json, write_run
 
     results = {"cases": [{}, {}, {}, {"metrics": {"pool_pages": value}}]}
     with pytest.raises(UserError) as exc:

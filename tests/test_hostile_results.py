@@ -1,6 +1,6 @@
 """``zbench compare``, ``report`` and ``baseline`` on malformed, hostile and odd results files.
 
-Every results file is checked against the results schema (zbench/schema.py) when it
+Every results file is checked against the results schema (zbench/run/schema.py) when it
 is read back: a malformed one exits 2 with one line per problem, each naming the
 file and the JSON path, and never a traceback; a valid one gives a comparison whose
 verdict counts missing, non-numeric and failed results in NEW as regressions
@@ -23,8 +23,8 @@ from hostile import assert_no_leftovers, assert_one_line, error_lines, snapshot,
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zbench.cli import _add_dump_commands, cli
-from zbench.compare import compare_results
+from zbench.cli.app import _add_dump_commands, cli
+from zbench.report.compare import compare_results
 
 SUITE = {"name": "hr", "seed": 2, "dumps": [], "compressors": ["lz4"],
          "frontends": [{"name": "zswap", "options": {"kernel": "6.6"}}],

@@ -396,7 +396,7 @@ def test_no_tracker_process_with_jobs(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert not any("multiprocessing" in c for c in seen), seen
-    assert any("zbench.watchdog" in c for c in seen), seen
+    assert any("zbench.run.watchdog" in c for c in seen), seen
     assert not _gone(proc.pid, 5)
 
 
@@ -450,7 +450,7 @@ def test_a_plugin_hanging_under_pyperf_is_killed(tmp_path: Path) -> None:
     (rec,) = results["timing"]
     assert "timed out after 10 s" in rec["error"]
     assert not [p for p in Path("/proc").iterdir() if p.name.isdigit()
-                and _cmdline(p).startswith(f"{sys.executable} -m zbench.bench")
+                and _cmdline(p).startswith(f"{sys.executable} -m zbench.run.bench")
                 and str(tmp_path) in _cmdline(p)]
 
 

@@ -15,8 +15,8 @@ import pytest
 from conftest import make_pages
 
 from zbench import run_suite
-from zbench.bench import histogram
-from zbench.tables import report_markdown
+from zbench.report.tables import report_markdown
+from zbench.run.bench import histogram
 
 WIDTH, HEIGHT = 1280, 4000
 
@@ -104,13 +104,13 @@ def many(results: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def plots(many: dict[str, Any]) -> dict[str, Any]:
-    from zbench.plots import make_plots
+    from zbench.report.plots import make_plots
 
     return {p.name: p for p in make_plots(many)}
 
 
 def test_html_has_every_section_of_report_md(results: dict[str, Any]) -> None:
-    from zbench.report import render_html
+    from zbench.report.render import render_html
 
     titles = md_titles(results)
     for must in ("Fragmentation", "zswap counters", "Migratability", "Models",
@@ -121,7 +121,7 @@ def test_html_has_every_section_of_report_md(results: dict[str, Any]) -> None:
 
 
 def test_html_sections_carry_the_markdown_content(results: dict[str, Any]) -> None:
-    from zbench.report import render_html
+    from zbench.report.render import render_html
 
     text = render_html(results)
     migr = text[text.index('<section id="migratability">'):]
@@ -136,7 +136,7 @@ def test_html_sections_carry_the_markdown_content(results: dict[str, Any]) -> No
 
 
 def test_a_failed_reporter_section_is_text_not_markup(results: dict[str, Any]) -> None:
-    from zbench.report import render_html
+    from zbench.report.render import render_html
 
     res = {**results, "reports": {"x": {"title": "Extra", "reporter": "counting",
                                         "error": "<b>boom</b> & more"}}}
@@ -147,7 +147,7 @@ def test_a_failed_reporter_section_is_text_not_markup(results: dict[str, Any]) -
 
 
 def test_markdown_sections_have_the_same_titles(results: dict[str, Any]) -> None:
-    from zbench.report import report_sections
+    from zbench.report.render import report_sections
 
     assert [t for t, _, _ in report_sections(results, "github")] == md_titles(results)
 
@@ -221,7 +221,7 @@ def test_fourteen_and_more_series_all_look_different(plots: dict[str, Any]) -> N
 
 
 def test_one_series_has_one_look_in_every_panel(many: dict[str, Any]) -> None:
-    from zbench.plots import make_plots, pool_pages_plot
+    from zbench.report.plots import make_plots, pool_pages_plot
 
     res = copy.deepcopy(many)
     # zsmalloc-v0 only under migrate: the fill panel has one series fewer

@@ -11,9 +11,9 @@ import yaml
 from conftest import make_pages
 
 from zbench import VerifyError, run_suite
-from zbench.errors import UserError
-from zbench.migtable import migratability_table, migratability_text
-from zbench.tables import report_markdown
+from zbench.api.errors import UserError
+from zbench.report.migtable import migratability_table, migratability_text
+from zbench.report.tables import report_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"name": "migrate", "options": {"churn_pct": 10}}
@@ -165,7 +165,7 @@ def test_suite_exclude_leaves_combinations_out(dump: str) -> None:
 
 def test_the_real_kernel_is_skipped_not_failed() -> None:
     """A pool whose pages are not simulated cannot be migrated: the case is skipped."""
-    from zbench.experiments import MigrationLab
+    from zbench.sim.experiments import MigrationLab
 
     class _Fake:
         name = "fake"

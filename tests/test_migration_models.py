@@ -16,8 +16,8 @@ from zbench_zbud import ZbudOptions, ZbudPool
 from zbench_zsmalloc import ZsOptions, ZsPool
 
 from zbench import Mobility, OptionsError, PageFrames
-from zbench.migrate import Migrator, Tally, evacuate
-from zbench.options import parse_options
+from zbench.api.options import parse_options
+from zbench.sim.migrate import Migrator, Tally, evacuate
 
 
 class _Direct:

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from test_external_plugin import child_venv
 
-from zbench.cli import cli
-from zbench.scaffold import KINDS, PluginNames
+from zbench.cli.app import cli
+from zbench.cli.scaffold import KINDS, PluginNames
 
 
 def new_plugin(*args: str) -> tuple[int, str]:
-    from zbench.cli import _add_dump_commands
+    from zbench.cli.app import _add_dump_commands
 
     _add_dump_commands()
     res = CliRunner().invoke(cli, ["new-plugin", *args])

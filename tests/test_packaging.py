@@ -112,7 +112,7 @@ def test_unknown_suite_name_lists_the_shipped_ones(installed: Path, tmp_path: Pa
 
 def test_a_path_still_wins_over_a_shipped_name(tmp_path: Path, monkeypatch:
                                                pytest.MonkeyPatch) -> None:
-    from zbench.suite import load_suite
+    from zbench.run.suite import load_suite
 
     dump = tmp_path / "d.pages"
     dump.write_bytes(make_pages(8))
@@ -128,8 +128,8 @@ def test_a_path_still_wins_over_a_shipped_name(tmp_path: Path, monkeypatch:
 # -- validate: kernel sizes go to the cache ----------------------------------------------
 
 def _cli(args: list[str]) -> Any:
-    from zbench.cli import _add_dump_commands, cli
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
+    from zbench.cli.app import _add_dump_commands, cli
 
     _add_dump_commands()
     get_registry().register_commands(cli)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from zbench import casecache
-from zbench.cli import _add_dump_commands, cli
-from zbench.resume import MARK
+from zbench.cli.app import _add_dump_commands, cli
+from zbench.run import casecache
+from zbench.run.resume import MARK
 
 SUITE = """\
 name: par
@@ -94,7 +94,7 @@ def test_interrupted_run_resumes_without_redoing_cases(
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    import zbench.runner
+    import zbench.run.runner
 
     finished: list[str] = []
 
@@ -104,8 +104,8 @@ def test_interrupted_run_resumes_without_redoing_cases(
             if len(finished) == 3:
                 raise KeyboardInterrupt
 
-    quiet = zbench.runner._stderr
-    monkeypatch.setattr(zbench.runner, "_stderr", interrupting)
+    quiet = zbench.run.runner._stderr
+    monkeypatch.setattr(zbench.run.runner, "_stderr", interrupting)
     res = invoke(["run", str(suite), "-j", jobs])
     assert res.exit_code != 0
     runs = list((work / "reports").glob("par-*"))
@@ -114,7 +114,7 @@ def test_interrupted_run_resumes_without_redoing_cases(
     before = _cache_files()
     assert 3 <= len(before) < N_CASES
 
-    monkeypatch.setattr(zbench.runner, "_stderr", quiet)
+    monkeypatch.setattr(zbench.run.runner, "_stderr", quiet)
     resumed = invoke(["run", str(suite), "--resume", "-j", jobs, "--json"])
     assert resumed.exit_code == 0, (resumed.stderr, resumed.exception)
     assert f"resuming the run in {Path('reports') / runs[0].name}" in resumed.stderr
@@ -199,7 +199,7 @@ def test_sigint_then_resume_in_a_real_process(tmp_path: Path) -> None:
     import subprocess
     import time
 
-    from zbench.dump import default_dump_path
+    from zbench.input.dump import default_dump_path
 
     suite = tmp_path / "big.yaml"
     suite.write_text(SUITE.format(dump=default_dump_path()).replace("name: par", "name: big")

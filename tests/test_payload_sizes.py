@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from zbench_compressors import Lz4
 
-from zbench.runner import run_suite_data
+from zbench.run.runner import run_suite_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMP = str(ROOT / "dumps" / "default.zbdump")
@@ -57,8 +57,8 @@ def test_sizes_only_matches_bytes(frontend: dict[str, Any], allocators: list[str
 
 
 def test_size_frames_keep_words_not_bytes() -> None:
-    from zbench.frames import PageFrames
-    from zbench.sizeframes import SizeFrames
+    from zbench.api.frames import PageFrames
+    from zbench.sim.sizeframes import SizeFrames
 
     for frames in (PageFrames(), SizeFrames()):
         a, b = frames.alloc(), frames.alloc()

@@ -16,8 +16,8 @@ from conftest import make_pages
 
 import zbench
 from zbench import PageFrames
-from zbench.cli import cli
-from zbench.requirements import plugin_pins, unmet
+from zbench.cli.app import cli
+from zbench.run.requirements import plugin_pins, unmet
 
 
 def test_fixtures_register_a_plugin_and_run_the_cli(zbench_plugin: Callable[..., Any],

@@ -9,7 +9,7 @@ import pytest
 from zbench_tiny import PagePerObject
 
 from zbench import PluginError, hookimpl
-from zbench.plugins import Registry
+from zbench.api.registry import Registry
 
 
 def _ep(name: str, value: str) -> EntryPoint:

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_pages
 
-from zbench.bench import histogram
-from zbench.cli import _add_dump_commands, cli
+from zbench.cli.app import _add_dump_commands, cli
+from zbench.run.bench import histogram
 
 PNG = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("pool_pages", "size_histogram", "class_utilisation", "latency")
@@ -103,7 +103,7 @@ def test_markdown_report_writes_pngs(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_report_without_timing_has_no_latency_plot(run_dir: Path) -> None:
-    from zbench.plots import latency_plot
+    from zbench.report.plots import latency_plot
 
     res = json.loads((run_dir / "results.json").read_text())
     assert latency_plot(res) is not None

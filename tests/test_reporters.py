@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from conftest import make_pages
 
 from zbench import Reporter, hookimpl
-from zbench.cli import _add_dump_commands, cli
-from zbench.plugins import get_registry, reset_registry
+from zbench.api.registry import get_registry, reset_registry
+from zbench.cli.app import _add_dump_commands, cli
 
 
 class Counting(Reporter):

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from zbench_tiny import PagePerObject
 
 from zbench import VerifyError, hookimpl
-from zbench.compcache import cache_dir
-from zbench.plugins import Registry, reset_registry
-from zbench.runner import Narrowing, expand, narrow, run_suite
-from zbench.suite import parse_suite
+from zbench.api.registry import Registry, reset_registry
+from zbench.input.compcache import cache_dir
+from zbench.run.runner import Narrowing, expand, narrow, run_suite
+from zbench.run.suite import parse_suite
 
 
 class Corrupting(PagePerObject):
@@ -92,7 +92,7 @@ def test_verify_catches_a_wrong_byte(registry: Registry, raw_dump: Path) -> None
 
 def test_verify_failure_exits_1_on_the_cli(registry: Registry, raw_dump: Path,
                                            tmp_path: Path) -> None:
-    from zbench.cli import cli
+    from zbench.cli.app import cli
 
     reset_registry(registry)
     res = CliRunner().invoke(cli, ["run", "--dump", str(raw_dump), "--allocator", "corrupting",
@@ -129,7 +129,7 @@ def test_narrowing_and_set(registry: Registry, raw_dump: Path) -> None:
 
 
 def test_cli_json_and_files(registry: Registry, raw_dump: Path, tmp_path: Path) -> None:
-    from zbench.cli import cli
+    from zbench.cli.app import cli
 
     reset_registry(registry)
     out = tmp_path / "o"

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from zbench import get_plugin_class, hookimpl
-from zbench.plugins import get_registry
+from zbench.api.registry import get_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "soak.py"

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_pages
 
-from zbench.cli import cli
-from zbench.tables import WIDTH, comparison_table, fit
-from zbench.verdict import verdict, verdict_text
+from zbench.cli.app import cli
+from zbench.report.tables import WIDTH, comparison_table, fit
+from zbench.report.verdict import verdict, verdict_text
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_fit_splits_and_keeps_key_columns() -> None:
 
 
 def test_a_failed_case_with_a_long_reason_still_fits(printed: tuple[str, dict]) -> None:
-    from zbench.tables import terminal_report
+    from zbench.report.tables import terminal_report
 
     res = json.loads(json.dumps(printed[1]))
     res["cases"][0]["failed"] = {"kind": "error", "reason": "ValueError: " + "x " * 150}

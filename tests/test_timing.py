@@ -16,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_pages
 
-from zbench.bench import histogram, percentile
-from zbench.cli import _add_dump_commands, cli
-from zbench.errors import UserError
-from zbench.latency import latency_table, timing_cases
-from zbench.plugins import get_registry
-from zbench.runner import expand
-from zbench.suite import parse_suite
-from zbench.timing import TimingSpec, slug
+from zbench.api.errors import UserError
+from zbench.api.registry import get_registry
+from zbench.cli.app import _add_dump_commands, cli
+from zbench.run.bench import histogram, percentile
+from zbench.run.latency import latency_table, timing_cases
+from zbench.run.runner import expand
+from zbench.run.suite import parse_suite
+from zbench.run.timing import TimingSpec, slug
 
 TINY = {"pages": 16, "processes": 1, "values": 2, "warmups": 0, "loops": 1, "rounds": 1}
 
@@ -91,7 +91,7 @@ def test_pyperf_json_loads_with_pyperf(timed: tuple[Path, str, Path]) -> None:
     import pyperf
 
     out_dir, _, dump = timed
-    from zbench.dump import load_dump
+    from zbench.input.dump import load_dump
 
     sha = load_dump(dump).sha256
     res = json.loads((out_dir / "results.json").read_text())
@@ -149,7 +149,7 @@ def test_timing_section_in_a_suite(tmp_path: Path) -> None:
 def test_flags_reach_pyperf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                             flags: list[str], preset: str | None, timed: bool) -> None:
     """--fast / --rigorous go to the pyperf program as they are; --no-timing skips it."""
-    import zbench.latency as latency
+    import zbench.run.latency as latency
 
     seen: list[list[str]] = []
 
@@ -170,7 +170,7 @@ def test_flags_reach_pyperf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert code == 1 and "timing failed" in err  # the fake pyperf program failed
     assert len(seen) == 2
     for cmd in seen:
-        assert cmd[1:3] == ["-m", "zbench.bench"] and "--spec" in cmd and "-o" in cmd
+        assert cmd[1:3] == ["-m", "zbench.run.bench"] and "--spec" in cmd and "-o" in cmd
         assert ("--fast" in cmd, "--rigorous" in cmd) == (preset == "--fast",
                                                          preset == "--rigorous")
         assert "ZBENCH_CACHE" in cmd[cmd.index("--inherit-environ") + 1]

@@ -29,8 +29,8 @@ needs_kernel = pytest.mark.skipif(REASON is not None, reason=f"kernel oracle: {R
 
 
 def _cli(args: list[str]):  # noqa: ANN202
-    from zbench.cli import _add_dump_commands, cli
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
+    from zbench.cli.app import _add_dump_commands, cli
 
     _add_dump_commands()
     get_registry().register_commands(cli)

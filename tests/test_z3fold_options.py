@@ -10,7 +10,7 @@ from zbench_z3fold.layout import HEADER_FIELDS, header_bytes, header_era, struct
 from zbench_z3fold.rules import Z3Rules
 
 from zbench import Allocator, KernelVersion, Mobility, OptionsError, PageFrames
-from zbench.options import parse_options
+from zbench.api.options import parse_options
 
 
 def test_defaults() -> None:

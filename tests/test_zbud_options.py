@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from zbench_zbud import ZbudOptions, ZbudPool
 
 from zbench import Allocator, KernelVersion, Mobility, OptionsError, PageFrames, PluginOptions
-from zbench.options import parse_options
+from zbench.api.options import parse_options
 
 
 def test_defaults() -> None:

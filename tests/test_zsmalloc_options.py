@@ -16,7 +16,7 @@ from zbench import (
     PageFrames,
     PluginOptions,
 )
-from zbench.options import parse_options
+from zbench.api.options import parse_options
 
 
 def test_defaults() -> None:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zbench.allocator import Allocator, Finished, Metrics
-from zbench.compcache import cache_dir
-from zbench.compressor import Compressor
-from zbench.dump import Dump, default_dump_path, load_dump
-from zbench.errors import (
+from zbench.api.allocator import Allocator, Finished, Metrics
+from zbench.api.compressor import Compressor
+from zbench.api.errors import (
     AllocationError,
     CaseSkipped,
     DumpError,
@@ -22,7 +20,7 @@ from zbench.errors import (
     VerifyError,
     ZbenchError,
 )
-from zbench.frames import (
+from zbench.api.frames import (
     PAGE_SHIFT,
     PAGE_SIZE,
     PAGEBLOCK_NR_PAGES,
@@ -30,24 +28,27 @@ from zbench.frames import (
     Mobility,
     PageFrames,
 )
-from zbench.frontend import FrontEnd, Page
-from zbench.hookspecs import hookimpl
-from zbench.kernel import KernelVersion
-from zbench.movable import NOT_MOVABLE, MigrateResult, ReclaimResult
-from zbench.options import PluginOptions
-from zbench.pagefill import same_filled_word
-from zbench.radix import RadixTree
-from zbench.reporter import Reporter
-from zbench.safeio import read_text, write_atomic
-from zbench.significance import welch_p
-from zbench.workload import Op, OpKind, Workload, WorkloadOptions
+from zbench.api.frontend import FrontEnd, Page
+from zbench.api.hookspecs import hookimpl
+from zbench.api.kernel import KernelVersion
+from zbench.api.movable import NOT_MOVABLE, MigrateResult, ReclaimResult
+from zbench.api.options import PluginOptions
+from zbench.api.pagefill import same_filled_word
+from zbench.api.radix import RadixTree
+from zbench.api.reporter import Reporter
+from zbench.api.safeio import read_text, write_atomic
+from zbench.api.significance import welch_p
+from zbench.api.version import __version__
+from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
+from zbench.input.compcache import cache_dir
+from zbench.input.dump import Dump, default_dump_path, load_dump
 
 
 def run_suite(data: dict[str, Any], where: str = "suite", *, quiet: bool = False
               ) -> dict[str, Any]:
     """Run a suite given as a mapping (the YAML's structure) with the installed plugins;
     return the results mapping (the ``results.json`` structure)."""
-    from zbench.runner import run_suite_data
+    from zbench.run.runner import run_suite_data
 
     if quiet:
         return run_suite_data(data, where, report=lambda _m: None)
@@ -57,11 +58,10 @@ def run_suite(data: dict[str, Any], where: str = "suite", *, quiet: bool = False
 def get_plugin_class(kind: str, name: str) -> type:
     """The class registered as ``name`` for ``kind`` (allocator, frontend, compressor,
     workload); a PluginError naming the cause otherwise."""
-    from zbench.plugins import get_registry
+    from zbench.api.registry import get_registry
 
     return get_registry().get(kind, name)
 
-__version__ = "0.1.0"
 
 __all__ = [
     "NOT_MOVABLE",

@@ -1,5 +1,5 @@
 """``python -m zbench`` is the ``zbench`` command."""
 
-from zbench.cli import main
+from zbench.cli.app import main
 
 main()

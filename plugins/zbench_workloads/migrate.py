@@ -1,5 +1,5 @@
 """``migrate``: fill and churn the pool among the workload's own pages, then run the
-migratability experiments (``OpKind.MIGRATE``, see :mod:`zbench.experiments`).
+migratability experiments (``OpKind.MIGRATE``, see :mod:`zbench.sim.experiments`).
 
 1. ``interleave`` (optional): the workload has ``resident_pct`` % of the corpus
    size resident as movable anonymous pages, in a zone with ``free_pageblocks``

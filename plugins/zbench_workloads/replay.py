@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from zbench import Op, OpKind, UserError, Workload, WorkloadOptions, safeio
+from zbench import Op, OpKind, UserError, Workload, WorkloadOptions
+from zbench.api import safeio
 
 _KINDS = {"store": OpKind.STORE, "load": OpKind.LOAD, "invalidate": OpKind.INVALIDATE,
           "compact": OpKind.COMPACT, "phase": OpKind.PHASE}

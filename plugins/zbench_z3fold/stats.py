@@ -27,7 +27,7 @@ COUNTERS = (
     "reclaimed_pages",
     "evict_calls",
     "evict_failures",
-    "bytes_written",  # cost counters (zbench.metrics): object bytes copied in by write
+    "bytes_written",  # cost counters (zbench.api.metrics): object bytes copied in by write
     "bytes_read",  # ... copied out by read
     "bytes_moved",  # ... moved by in-page compaction and inter-page moves
 )

@@ -71,7 +71,7 @@ class ZbudPool(Allocator):
         self.reclaim_attempts = 0  # pages taken from the LRU tail (cumulative)
         self.evict_calls = 0
         self.evict_failures = 0
-        # cost counters (zbench.metrics); a buddy never straddles pages or moves
+        # cost counters (zbench.api.metrics); a buddy never straddles pages or moves
         self.bytes_written = 0
         self.bytes_read = 0
         self.list_ops = 0  # list_add / list_del / list_move on unbuddied, buddied, lru

@@ -75,7 +75,7 @@ class ZsPool(Allocator):
         self.pages_compacted = 0  # zs_pool_stats.pages_compacted (cumulative)
         self.objs_moved = 0  # objects migrated by compaction (cumulative)
         self.movable = ZsMovable(self)  # page migration state (4.8+)
-        # cost counters (zbench.metrics): object bytes copied in / out / moved, and the
+        # cost counters (zbench.api.metrics): object bytes copied in / out / moved, and the
         # copies split over two pages (a slot straddling a page boundary)
         self.bytes_written = 0
         self.bytes_read = 0

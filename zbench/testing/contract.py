@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import pytest
 
 from zbench import PAGE_SIZE, AllocationError, Allocator, PageFrames
-from zbench.options import parse_options
+from zbench.api.options import parse_options
 from zbench.testing import migration
 from zbench.testing.checker import ERRNO_CODES, PoolChecker
 

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import pytest
 
 from zbench import PAGE_SIZE, Compressor, Op, OpKind, PluginError, VerifyError, Workload
-from zbench.options import parse_options
+from zbench.api.options import parse_options
 from zbench.testing.rules import ContractViolation
 
 
@@ -59,7 +59,7 @@ def _options_id(opts: Mapping[str, Any]) -> str:
 
 def _registry_with(kind: str, cls: type) -> Any:
     """The installed plugins plus ``cls`` (unless it is installed already)."""
-    from zbench.plugins import Registry
+    from zbench.api.registry import Registry
 
     reg = Registry()
     reg.load_entry_points()
@@ -83,7 +83,7 @@ def _registry_with(kind: str, cls: type) -> Any:
 
 def _run(reg: Any, tmp: Path, compressor: str, workload: str,
          workload_options: Mapping[str, Any]) -> dict[str, Any]:
-    from zbench.runner import run_suite_data
+    from zbench.run.runner import run_suite_data
 
     dump = tmp / "contract.pages"
     dump.write_bytes(make_pages(96))

@@ -30,14 +30,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from zbench import __version__
+    from zbench.api.version import __version__
 
     return f"zbench {__version__} (contract suites: zbench.testing)"
 
 
 @pytest.fixture
 def zbench_registry() -> Iterator[Any]:
-    from zbench.plugins import Registry, reset_registry
+    from zbench.api.registry import Registry, reset_registry
 
     reg = Registry()
     reg.load_entry_points()
@@ -60,7 +60,7 @@ def zbench_plugin(zbench_registry: Any) -> Callable[..., Any]:
 def zbench_cli(zbench_registry: Any) -> Callable[..., Any]:
     from click.testing import CliRunner
 
-    from zbench import cli as cli_mod
+    from zbench.cli import app as cli_mod
 
     add = getattr(cli_mod, "_add_dump_commands", None)
     if callable(add):

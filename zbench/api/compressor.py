@@ -1,0 +1,49 @@
+"""The compressor interface (the kernel's crypto_comp / zcomp backends)."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+from zbench.api.options import PluginOptions
+
+
+class Compressor(abc.ABC):
+    """Compresses one page at a time, as zram and zswap do."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: The Python distribution that does the work (recorded in results).
+    library: ClassVar[str] = ""
+
+    def __init__(self, options: PluginOptions) -> None:
+        self.options = options
+
+    def check(self, dump: Any) -> None:
+        """Called for every dump before the first case runs: raise
+        :class:`~zbench.api.errors.UserError` if this compressor cannot work on it (sizes
+        recorded for another dump, say), so bad input stops the run before it starts.
+        The default accepts any dump."""
+        return None
+
+    def bind(self, dump: Any) -> None:
+        """Called with the dump (``.path``, ``.sha256``, ``.n_pages``, ``.page(i)``)
+        before any of its pages is compressed; most compressors need nothing."""
+        return None
+
+    @abc.abstractmethod
+    def library_version(self) -> str:
+        """Version of the library (and of the C library under it where known)."""
+
+    def params(self) -> dict[str, Any]:
+        """Parameters that change the output (level, mode); part of the cache key."""
+        return self.options.model_dump()
+
+    @abc.abstractmethod
+    def compress(self, page: bytes) -> bytes:
+        """Compress one page; the result may be larger than the page."""
+
+    @abc.abstractmethod
+    def decompress(self, data: bytes, size: int) -> bytes:
+        """Decompress ``data`` back to ``size`` bytes."""

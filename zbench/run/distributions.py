@@ -1,0 +1,74 @@
+"""Distributions recorded in ``results.json`` for the plots of ``zbench report``.
+
+* ``results["distributions"]``: per (dump, compressor), a histogram of the dump's
+  compressed page sizes in ``BUCKET_BYTES`` buckets (the last bucket holds
+  everything from ``PAGE_SIZE`` up);
+* ``case["classes"]``: per case, the allocator's size classes at the end of the
+  workload (size, pages per zspage, objects allocated and in use), for
+  allocators that have them (``class_stats()``, e.g. zsmalloc); their sizes are
+  the class boundaries drawn over the size histogram.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zbench.api.frames import PAGE_SIZE
+from zbench.input.compcache import cache_key, compress_dump
+
+if TYPE_CHECKING:
+    from zbench.run.runner import Plan
+
+BUCKET_BYTES = 16
+CLASS_FIELDS = ("size", "pages_per_zspage", "obj_allocated", "obj_used")
+
+
+def class_rows(allocator: Any) -> list[dict[str, int]]:
+    """The allocator's per-class rows (``class_stats()``), reduced to
+    :data:`CLASS_FIELDS`; empty when it has no size classes."""
+    fn = getattr(allocator, "class_stats", None)
+    if fn is None:
+        return []
+    rows = fn()
+    if not rows or not all(f in rows[0] for f in CLASS_FIELDS):
+        return []
+    return [{f: int(r[f]) for f in CLASS_FIELDS} for r in rows]
+
+
+def size_histogram(sizes: list[int]) -> list[int]:
+    """Counts per ``BUCKET_BYTES`` bucket, ``[k*B, (k+1)*B)``; sizes >= PAGE_SIZE share the
+    last bucket."""
+    n = PAGE_SIZE // BUCKET_BYTES
+    counts = [0] * (n + 1)
+    for s in sizes:
+        counts[min(s // BUCKET_BYTES, n)] += 1
+    return counts
+
+
+def size_distributions(plan: Plan, memo: dict[tuple[str, str], list[bytes]]
+                       ) -> list[dict[str, Any]]:
+    """One compressed-size histogram per (dump, compressor) that a case that ran used.
+    Blobs come from ``memo`` (the run's own) or the compressed-page cache."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for case in plan.cases:
+        if case.skip_reason:
+            continue
+        dump = plan.dumps[case.dump_path]
+        key = (dump.sha256, case.compressor.label)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            comp = case.compressor.cls(case.compressor.options)
+            comp.bind(dump)
+            blobs = memo.get((dump.sha256, cache_key(dump.sha256, comp)))
+            if blobs is None:
+                blobs = compress_dump(dump, comp)
+        except Exception:  # noqa: BLE001 - a plot input, never worth failing a run for
+            continue
+        sizes = [len(b) for b in blobs]
+        out.append({"dump": case.dump_path.stem, "sha256": dump.sha256,
+                    "compressor": case.compressor.label, "pages": len(sizes),
+                    "bucket_bytes": BUCKET_BYTES, "counts": size_histogram(sizes)})
+    return out

@@ -1,0 +1,98 @@
+"""Versioned results files (``results.json``) and the environment they record."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from zbench.api.safeio import json_text
+from zbench.api.safeio import write_atomic as safe_write
+
+SCHEMA = "zbench.results"
+SCHEMA_VERSION = 1
+
+
+def _git_commit() -> dict[str, Any] | None:
+    here = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain"],
+                               capture_output=True, text=True, timeout=5).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": sha, "dirty": dirty}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(plugins: list[dict[str, Any]]) -> dict[str, Any]:
+    from zbench.api.version import __version__
+
+    return {
+        "zbench_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "hostname": platform.node(),
+        "git": _git_commit(),
+        "plugins": plugins,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def make_results(suite: dict[str, Any], env: dict[str, Any],
+                 cases: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schema": SCHEMA, "version": SCHEMA_VERSION, "suite": suite,
+            "environment": env, "cases": cases}
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file
+    (:func:`zbench.api.safeio.write_atomic`: a device, FIFO or directory is refused, and a
+    failing write is one line naming the path).  Results and reports are readable by
+    others (0644); dumps, which hold process memory, are written owner-only elsewhere."""
+    safe_write(path, text, mode=0o644)
+
+
+def dumps_json(results: dict[str, Any], where: str = "results.json") -> str:
+    """Strict JSON of a results file; a NaN or infinity is an error naming its path."""
+    return json_text(results, where, indent=2)
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """A results (or baseline) file, opened without blocking, parsed as strict JSON and
+    checked against the schema (:mod:`zbench.run.schema`); a UserError, one line per
+    problem, naming the file and the JSON path otherwise."""
+    from zbench.run.schema import read_results
+
+    return read_results(path)
+
+
+def write_run(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``results.json`` and ``report.md`` into ``out_dir``, each atomically."""
+    from zbench.report.tables import report_markdown
+
+    res = out_dir / "results.json"
+    rep = out_dir / "report.md"
+    text = dumps_json(results, str(res))
+    report = report_markdown(results)
+    write_atomic(res, text)
+    write_atomic(rep, report)
+    return res, rep
