@@ -537,7 +537,8 @@ def test_results_write_atomic_keeps_working(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_results_json_refuses_non_finite_numbers(tmp_path: Path, value: float) -> None:
-    from zbench.run.results import dumps_json, write_run
+    from zbench.report.render import write_run
+    from zbench.run.results import dumps_json
 
     results = {"cases": [{}, {}, {}, {"metrics": {"pool_pages": value}}]}
     with pytest.raises(UserError) as exc:

@@ -396,7 +396,7 @@ def test_no_tracker_process_with_jobs(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert not any("multiprocessing" in c for c in seen), seen
-    assert any("zbench.run.watchdog" in c for c in seen), seen
+    assert any("zbench.run.worker" in c for c in seen), seen
     assert not _gone(proc.pid, 5)
 
 

@@ -19,10 +19,11 @@ from conftest import make_pages
 from zbench.api.errors import UserError
 from zbench.api.registry import get_registry
 from zbench.cli.app import _add_dump_commands, cli
+from zbench.report.latency import latency_table
 from zbench.run.bench import histogram, percentile
-from zbench.run.latency import latency_table, timing_cases
 from zbench.run.runner import expand
 from zbench.run.suite import parse_suite
+from zbench.run.timer import timing_cases
 from zbench.run.timing import TimingSpec, slug
 
 TINY = {"pages": 16, "processes": 1, "values": 2, "warmups": 0, "loops": 1, "rounds": 1}
@@ -149,7 +150,7 @@ def test_timing_section_in_a_suite(tmp_path: Path) -> None:
 def test_flags_reach_pyperf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                             flags: list[str], preset: str | None, timed: bool) -> None:
     """--fast / --rigorous go to the pyperf program as they are; --no-timing skips it."""
-    import zbench.run.latency as latency
+    import zbench.run.timer as latency
 
     seen: list[list[str]] = []
 

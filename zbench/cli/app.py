@@ -188,19 +188,19 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 def _run_and_write(s: Any, plan: Any, registry: Any, execution: Any, out_dir: Path,
                    preset: str | None) -> dict[str, Any]:
     """Run the plan, its timing cases and reporters; write results.json and report.md."""
-    from zbench.run.results import write_run
+    from zbench.report.render import write_run
     from zbench.run.resume import finish_run
     from zbench.run.runner import run_suite
 
     results = run_suite(s, plan, registry, execution=execution)
     if s.timing is not None:
-        from zbench.run.latency import failed_timing_ids, run_timing
+        from zbench.run.timer import failed_timing_ids, run_timing
 
         results["timing"] = run_timing(s, plan, out_dir, preset or "suite",
                                        timeout=execution.timeout,
                                        failed=failed_timing_ids(results))
     if s.reports:
-        from zbench.api.reporter import run_reports
+        from zbench.run.reports import run_reports
 
         results["reports"] = run_reports(s.reports, results, out_dir,
                                          lambda m: click.echo(m, err=True))

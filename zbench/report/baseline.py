@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from zbench.api.errors import UserError
-from zbench.run.results import SCHEMA, SCHEMA_VERSION, write_atomic
-from zbench.run.schema import raise_problems
+from zbench.run.results import write_atomic
+from zbench.run.schema import SCHEMA, SCHEMA_VERSION, raise_problems
 
 
 def _part(p: dict[str, Any]) -> dict[str, Any]:

@@ -254,7 +254,7 @@ def _compare_metrics(cid: str, bm: dict[str, Any], nm: Any,
 def _compare_timing(base: dict[str, Any], new: dict[str, Any],
                     fail_on: dict[str, Threshold], alpha: float, show_all: bool,
                     cmp: Comparison) -> None:
-    from zbench.run.latency import OPS, timing_metrics
+    from zbench.report.latency import OPS, timing_metrics
 
     bt = {k: v for k, v in _by_id(base.get("timing", [])).items() if _timed(v)}
     nt = {k: v for k, v in _by_id(new.get("timing", [])).items() if _timed(v)}

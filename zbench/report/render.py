@@ -20,7 +20,8 @@ from typing import Any
 import click
 
 from zbench.api.errors import UserError
-from zbench.run.results import write_atomic
+from zbench.report.tables import report_markdown
+from zbench.run.results import dumps_json, write_atomic
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -92,14 +93,14 @@ def _fragmentation(results: dict[str, Any], fmt: str) -> list[Section]:
 
 
 def _latency(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.run.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
+    from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
 
     lt = latency_table(results, fmt)
     return [(LATENCY_TITLE, lt, LATENCY_NOTE)] if lt else []
 
 
 def _reporters(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.api.reporter import sections
+    from zbench.report.sections import sections
 
     out = sections(results, fmt)
     if fmt == "html":  # "failed: ..." / "(not rendered: ...)" are text, not markup
@@ -258,7 +259,6 @@ def write_markdown(results: dict[str, Any], out_dir: Path,
                    name: str = "report.md") -> tuple[Path, list[Path]]:
     """``name`` (the run's report plus the plots) and ``plots/*.png`` in ``out_dir``."""
     from zbench.report.plots import make_plots
-    from zbench.report.tables import report_markdown
 
     pngs = []
     lines = [report_markdown(results).rstrip("\n"), "", "## Plots", ""]
@@ -300,3 +300,14 @@ def report_cmd(results: Path, as_html: bool, out: Path | None) -> None:
     else:
         md, pngs = write_markdown(data, out or path.parent)
     click.echo(f"wrote {md} and {len(pngs)} plot{'s' * (len(pngs) != 1)} in {md.parent / 'plots'}")
+
+
+def write_run(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``results.json`` and ``report.md`` into ``out_dir``, each atomically."""
+    res = out_dir / "results.json"
+    rep = out_dir / "report.md"
+    text = dumps_json(results, str(res))
+    report = report_markdown(results)
+    write_atomic(res, text)
+    write_atomic(rep, report)
+    return res, rep

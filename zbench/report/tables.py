@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from typing import Any
 
 from tabulate import tabulate
 
 from zbench.api.metrics import describe, markdown_table
+from zbench.report.text import WIDTH, blen, wrap
 
 FRAG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("stored_pages", "stored"),
@@ -236,12 +236,12 @@ def report_markdown(results: dict[str, Any]) -> str:
         "compressed bytes / pool bytes.",
         "",
     ]
-    from zbench.run.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
+    from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
 
     lt = latency_table(results, "github")
     if lt:
         lines += [f"## {LATENCY_TITLE}", "", lt, "", LATENCY_NOTE, ""]
-    from zbench.api.reporter import sections
+    from zbench.report.sections import sections
 
     for title, table, note in sections(results, "github"):
         lines += [f"## {title}", "", table, ""] + ([note, ""] if note else [])
@@ -280,10 +280,6 @@ def report_markdown(results: dict[str, Any]) -> str:
 
 
 # --- the terminal: every table within WIDTH columns, a legend under each -----------------
-
-#: the terminal's width budget (``zbench run --wide``: no limit)
-WIDTH = 120
-
 
 def parse_simple(text: str) -> tuple[list[str], list[list[str]]] | None:
     """Headers and rows of a tabulate ``simple`` table (one line a row), read back by the
@@ -355,31 +351,6 @@ def fit_text(text: str, keys: int, width: int | None = WIDTH) -> str:
         parsed = parse_simple(block)
         out.append(fit(*parsed, keys, width) if parsed else wrap(block, width))
     return "\n\n".join(out)
-
-
-def blen(value: Any) -> int:
-    """Length in UTF-8 bytes, an upper bound of the columns a cell takes (µ, ±, — are
-    one column but two or three bytes): what ``awk '{print length}'`` counts in C locales."""
-    return len(str(value).encode())
-
-
-def wrap(text: str, width: int | None = WIDTH, indent_more: str = "  ") -> str:
-    """Lines longer than ``width`` (in bytes, :func:`blen`) wrapped, their indentation kept."""
-    if width is None:
-        return text
-    out: list[str] = []
-    for line in text.splitlines():
-        if blen(line) <= width:
-            out.append(line)
-            continue
-        indent = line[:len(line) - len(line.lstrip())]
-        for w in range(width, width // 2, -1):
-            lines = textwrap.wrap(line, w, subsequent_indent=indent + indent_more,
-                                  break_on_hyphens=False)
-            if all(blen(ln) <= width for ln in lines):
-                break
-        out += lines
-    return "\n".join(out)
 
 
 def legend(pairs: list[tuple[str, str]], width: int | None = WIDTH) -> str:
@@ -460,10 +431,10 @@ def terminal_models(results: dict[str, Any], width: int | None = WIDTH) -> str:
 def terminal_report(results: dict[str, Any], wide: bool = False) -> str:
     """Everything ``zbench run`` prints after the cases: the verdict, then each table with
     its legend; each line within :data:`WIDTH` columns unless ``wide``."""
-    from zbench.api.reporter import sections
+    from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
     from zbench.report.migtable import EXPLAIN, mapped_share, migratability_rows, rules_lines
+    from zbench.report.sections import sections
     from zbench.report.verdict import verdict_text
-    from zbench.run.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
 
     width = None if wide else WIDTH
     out: list[str] = []

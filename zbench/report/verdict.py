@@ -17,6 +17,7 @@ from statistics import fmean
 from typing import Any
 
 from zbench.api.significance import ALPHA, welch_p
+from zbench.report.text import wrap
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,6 @@ def verdict(results: dict[str, Any]) -> list[Finding]:
 def verdict_text(results: dict[str, Any], width: int | None = 120) -> str | None:
     """The verdict block, one heading per dump × compressor; ``None`` with nothing to
     compare (a single allocator, nothing timed)."""
-    from zbench.report.tables import wrap
 
     found = verdict(results)
     if not found:

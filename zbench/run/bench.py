@@ -3,7 +3,7 @@
 pyperf allows one ``Runner`` per process and re-runs its program for every
 worker (``program_args=('-m', 'zbench.run.bench')``), so the Runner lives here, in a
 module the ``zbench run`` command starts as a subprocess, never in the click
-command itself.  ``--spec`` (a JSON file written by :mod:`zbench.run.latency`) names
+command itself.  ``--spec`` (a JSON file written by :mod:`zbench.run.timer`) names
 the dump, compressor, front end and allocator; it is forwarded to every worker.
 
 Two benchmarks per case, each a ``bench_time_func`` over ``pages`` dump pages

@@ -13,7 +13,6 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from zbench.api.allocator import Allocator
@@ -22,49 +21,16 @@ from zbench.api.errors import VerifyError
 from zbench.api.frames import PAGE_SIZE, PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.metrics import derive, read_costs
-from zbench.api.options import PluginOptions
-from zbench.api.registry import PluginRecord
 from zbench.api.workload import OpKind, Workload, WorkloadOptions
 from zbench.input.compcache import CompressedPages
 from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump
 from zbench.run.distributions import class_rows
+from zbench.run.spec import Case
 from zbench.sim.experiments import MigrationLab
 from zbench.sim.invariants import check_metrics, check_numbers, check_pool
 from zbench.sim.sized import SizedCompressor, SizedPages, SizesOnlyCompressor, zeros
 from zbench.sim.sizeframes import SizeFrames
-
-
-@dataclass(frozen=True)
-class Part:
-    """A resolved plugin of a case: its class, validated options and provider."""
-
-    kind: str
-    name: str
-    label: str
-    cls: type
-    options: PluginOptions
-    plugin: PluginRecord
-
-
-@dataclass
-class Case:
-    index: int
-    dump_path: Path
-    compressor: Part
-    frontend: Part
-    allocator: Part
-    workload: Part
-    seed: int
-    verify: bool
-    skip_reason: str = ""
-
-    @property
-    def id(self) -> str:
-        return "/".join(
-            (self.allocator.label, self.frontend.label, self.compressor.label,
-             self.workload.label, self.dump_path.stem)
-        )
 
 
 class _Page:

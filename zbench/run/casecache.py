@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from zbench.input.compcache import cache_dir, cache_secret, digest, read_regular
 
 if TYPE_CHECKING:
-    from zbench.run.case import Case, Part
+    from zbench.run.spec import Case, Part
 
 #: bump when the cached outcome's structure changes
 FORMAT = 2

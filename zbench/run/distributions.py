@@ -17,7 +17,7 @@ from zbench.api.frames import PAGE_SIZE
 from zbench.input.compcache import cache_key, compress_dump
 
 if TYPE_CHECKING:
-    from zbench.run.runner import Plan
+    from zbench.run.spec import Plan
 
 BUCKET_BYTES = 16
 CLASS_FIELDS = ("size", "pages_per_zspage", "obj_allocated", "obj_used")

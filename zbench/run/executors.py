@@ -11,7 +11,7 @@ dump itself, so nothing large or unpicklable crosses the wire.  Every outcome
 goes through JSON, whichever executor produced it (or the case cache,
 :mod:`zbench.run.casecache`), so results are identical and in case order.
 Timing cases never come here: they run afterwards, on the local host, one at
-a time (:mod:`zbench.run.latency`).
+a time (:mod:`zbench.run.timer`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from zbench.input.compcache import CompressedPages, cache_key, compress_dump
 from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump, load_dump
 from zbench.run import casecache
-from zbench.run.case import Case, Part, run_case
+from zbench.run.case import run_case
+from zbench.run.spec import Case, Part
 from zbench.run.watchdog import DEFAULT_TIMEOUT, WorkerPool, failed
 
 EXECUTORS = ("local", "dask")

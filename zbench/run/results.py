@@ -12,12 +12,10 @@ from typing import Any
 
 from zbench.api.safeio import json_text
 from zbench.api.safeio import write_atomic as safe_write
-
-SCHEMA = "zbench.results"
-SCHEMA_VERSION = 1
+from zbench.run.schema import SCHEMA, SCHEMA_VERSION, read_results
 
 
-def _git_commit() -> dict[str, Any] | None:
+def git_commit() -> dict[str, Any] | None:
     here = Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
@@ -51,7 +49,7 @@ def environment(plugins: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "hostname": platform.node(),
-        "git": _git_commit(),
+        "git": git_commit(),
         "plugins": plugins,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -80,19 +78,4 @@ def load_results(path: str | Path) -> dict[str, Any]:
     """A results (or baseline) file, opened without blocking, parsed as strict JSON and
     checked against the schema (:mod:`zbench.run.schema`); a UserError, one line per
     problem, naming the file and the JSON path otherwise."""
-    from zbench.run.schema import read_results
-
     return read_results(path)
-
-
-def write_run(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``results.json`` and ``report.md`` into ``out_dir``, each atomically."""
-    from zbench.report.tables import report_markdown
-
-    res = out_dir / "results.json"
-    rep = out_dir / "report.md"
-    text = dumps_json(results, str(res))
-    report = report_markdown(results)
-    write_atomic(res, text)
-    write_atomic(rep, report)
-    return res, rep

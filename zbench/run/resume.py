@@ -24,7 +24,7 @@ from zbench.api.safeio import make_dirs
 from zbench.run.results import write_atomic
 
 if TYPE_CHECKING:
-    from zbench.run.runner import Plan
+    from zbench.run.spec import Plan
 
 MARK = ".zbench-run.json"
 LOCK = ".zbench-lock"

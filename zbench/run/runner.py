@@ -16,10 +16,10 @@ from zbench.api.registry import Registry
 from zbench.api.workload import WorkloadOptions
 from zbench.input.corpus import corpus_pages
 from zbench.input.dump import Dump, load_dump
-from zbench.run.case import Case, Part
 from zbench.run.distributions import size_distributions
 from zbench.run.executors import Execution, run_cases
 from zbench.run.results import environment, make_results
+from zbench.run.spec import Case, Part, Plan
 from zbench.run.suite import PluginRef, Suite
 
 KIND_FIELDS = (("compressor", "compressors"), ("frontend", "frontends"),
@@ -195,14 +195,6 @@ def _part(registry: Registry, kind: str, fld: str, i: int, ref: PluginRef, where
         raise UserError(f"{where}: {fld}[{i}].name: {exc}") from None
     opts = parse_options(cls.Options, ref.options, f"{where}: {fld}[{i}].options")
     return Part(kind, ref.name, ref.display, cls, opts, registry.provider(kind, ref.name))
-
-
-@dataclass
-class Plan:
-    """The cases of a run, validated, and the dumps they read (loaded once)."""
-
-    cases: list[Case]
-    dumps: dict[Path, Dump]
 
 
 def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:

@@ -6,7 +6,7 @@ from anywhere: another machine, an older zbench, a hand edit, a truncated copy.
 device is refused, never waited on), decodes strict UTF-8 JSON (the ``NaN`` and
 ``Infinity`` tokens Python would accept are refused), and checks the structure against
 the models below, which follow what :func:`zbench.run.runner._record`,
-:func:`zbench.run.latency.run_timing` and :func:`zbench.report.baseline.make_baseline` write.
+:func:`zbench.run.timer.run_timing` and :func:`zbench.report.baseline.make_baseline` write.
 Every problem is one line ``FILE: JSON.path: what`` (``new.json: cases[2].metrics.
 pool_pages: not a finite number ('NaN')``), all of them in one :class:`UserError`.
 Unknown keys are kept (a newer zbench may add some); the keys the consumers read
@@ -25,7 +25,9 @@ from pydantic_core import PydanticCustomError
 
 from zbench.api import safeio
 from zbench.api.errors import UserError
-from zbench.run.results import SCHEMA, SCHEMA_VERSION
+
+SCHEMA = "zbench.results"
+SCHEMA_VERSION = 1
 
 #: problems listed before "... and N more"
 MAX_PROBLEMS = 20

@@ -1,6 +1,6 @@
 """Cases in worker processes, each under a deadline (``zbench run``).
 
-A worker is ``python -m zbench.run.watchdog``: a plain subprocess in its own process
+A worker is ``python -m zbench.run.worker``: a plain subprocess in its own process
 group that reads one JSON case description per line and answers one JSON outcome
 per line, on a pipe of its own (fd 1 is pointed at stderr, so a plugin's prints
 cannot garble the answers).  It asks the kernel for SIGTERM when the run dies
@@ -35,7 +35,7 @@ from typing import IO, Any
 
 TIMEOUT_ENV = "ZBENCH_CASE_TIMEOUT"
 DEFAULT_TIMEOUT = 3600.0
-_PARENT_ENV = "ZBENCH_WORKER_PARENT"
+PARENT_ENV = "ZBENCH_WORKER_PARENT"
 _PR_SET_PDEATHSIG = 1
 
 Outcome = dict[str, Any]
@@ -174,8 +174,8 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         r, w = os.pipe()
-        env = {**os.environ, _PARENT_ENV: str(os.getpid()), "ZBENCH_WORKER_FD": str(w)}
-        proc = subprocess.Popen([sys.executable, "-m", "zbench.run.watchdog"],
+        env = {**os.environ, PARENT_ENV: str(os.getpid()), "ZBENCH_WORKER_FD": str(w)}
+        proc = subprocess.Popen([sys.executable, "-m", "zbench.run.worker"],
                                 stdin=subprocess.PIPE, stdout=None, env=env, pass_fds=(w,),
                                 process_group=0)
         os.close(w)
@@ -248,24 +248,3 @@ class WorkerPool:
                 key = w.job
                 self._drop(w)
                 finish(key, failed("timeout", f"timed out after {self.timeout:g} s"))
-
-
-def _serve() -> None:
-    """The worker's loop: a description in, an outcome out, until stdin closes."""
-    die_with_parent()
-    if os.environ.get(_PARENT_ENV) != str(os.getppid()):
-        os._exit(1)  # the run died before the kernel could be asked to kill us
-    out = os.fdopen(int(os.environ["ZBENCH_WORKER_FD"]), "wb", buffering=0)
-    os.dup2(2, 1)  # a plugin's prints go to stderr, never into the answers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run decides; it kills us
-    from zbench.run.executors import compute_safely
-
-    for line in sys.stdin.buffer:
-        if not line.strip():
-            continue
-        res = compute_safely(json.loads(line))
-        out.write(json.dumps(res).encode() + b"\n")
-
-
-if __name__ == "__main__":
-    _serve()

@@ -22,10 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
-from zbench.run.case import Case, Part
-from zbench.run.runner import Plan
+from zbench.run.spec import Case, Part, Plan
 from zbench.run.suite import Suite
 from zbench.run.timing import PRESETS, TimingSpec, slug
 
@@ -146,6 +143,11 @@ def _run_one(tc: TimingCase, spec: dict[str, Any], pyperf_path: Path,
     return rec
 
 
+def us(ns: float | None, digits: int = 2) -> str:
+    """Nanoseconds as microseconds for a table cell (an em dash when unknown)."""
+    return "—" if ns is None else f"{ns / 1000:.{digits}f}"
+
+
 def failed_timing_ids(results: dict[str, Any]) -> set[str]:
     """Timing case ids whose allocator failed a deterministic case (it is not timed)."""
     return {"/".join((c["allocator"]["label"], c["frontend"]["label"],
@@ -159,12 +161,12 @@ def run_timing(suite: Suite, plan: Plan, out_dir: Path, preset: str = "suite",
     """Time every timing case of the plan; pyperf JSON files go to ``out_dir/pyperf``.
     Each pyperf program gets ``timeout`` seconds; a case in ``failed`` (its allocator
     failed a deterministic case) is skipped."""
-    from zbench.run.results import _git_commit
+    from zbench.run.results import git_commit
 
     if preset not in PRESETS:
         raise ValueError(f"unknown pyperf preset {preset!r}")
     timing = suite.timing or TimingSpec()
-    git = _git_commit() or {}
+    git = git_commit() or {}
     cases = timing_cases(plan, timing.allocators)
     records: list[dict[str, Any]] = []
     for i, tc in enumerate(cases):
@@ -200,64 +202,7 @@ def run_timing(suite: Suite, plan: Plan, out_dir: Path, preset: str = "suite",
         else:
             rec["pyperf_json"] = rel.as_posix()
             rec["compressor"]["library"] = rec.pop("compressor_library")
-            report(f"{head}: store {_us(rec['store'].get('mean_ns'))} µs, "
-                   f"load {_us(rec['load'].get('mean_ns'))} µs ({rec['elapsed_s']:.1f} s)")
+            report(f"{head}: store {us(rec['store'].get('mean_ns'))} µs, "
+                   f"load {us(rec['load'].get('mean_ns'))} µs ({rec['elapsed_s']:.1f} s)")
         records.append(rec)
     return records
-
-
-def _us(ns: float | None, digits: int = 2) -> str:
-    return "—" if ns is None else f"{ns / 1000:.{digits}f}"
-
-
-def timing_metrics(rec: dict[str, Any]) -> dict[str, float]:
-    """A timing record flattened to the timing metrics of :mod:`zbench.api.metrics`."""
-    out: dict[str, float] = {}
-    for op in OPS:
-        r = rec.get(op) or {}
-        for stat in ("mean", "std", "p50", "p90", "p99"):
-            v = r.get(f"{stat}_ns")
-            if v is not None:
-                out[f"{op}_{stat}_ns"] = v
-        if r.get("compressor_share_pct") is not None:
-            out[f"{op}_compressor_share_pct"] = r["compressor_share_pct"]
-    return out
-
-
-def latency_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
-    """Store and load per timing case: pyperf mean ± std, p50 / p99 per operation and the
-    compressor's share, in µs per page; ``None`` when the run had no timing."""
-    recs = results.get("timing") or []
-    if not recs:
-        return None
-    rows = []
-    for r in recs:
-        row: list[Any] = [r["allocator"]["label"], r["frontend"]["label"],
-                          r["compressor"]["label"], r["dump"]["name"]]
-        if r.get("skipped") or r.get("error"):
-            note = f"skipped: {r['skipped']}" if r.get("skipped") else f"failed: {r['error']}"
-            rows.append(row + ["—"] * 8 + [note])
-            continue
-        for op in OPS:
-            s = r[op]
-            row += [f"{_us(s.get('mean_ns'))} ± {_us(s.get('std_ns'))}", _us(s.get("p50_ns")),
-                    _us(s.get("p99_ns")), f"{s.get('compressor_share_pct', 0):.0f}"]
-        rows.append(row + [""])
-    headers = ["allocator", "front end", "compressor", "dump",
-               "store µs", "p50", "p99", "compr %", "load µs", "p50", "p99", "decompr %",
-               "note"]
-    if not any(row[-1] for row in rows):
-        headers.pop()
-        rows = [row[:-1] for row in rows]
-    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
-
-
-#: the heading of the models' latency table: what it times is the Python model
-LATENCY_TITLE = "Latency of the Python models (the model's own cost, not the kernel's)"
-LATENCY_NOTE = ("µs per page of zbench's models in Python, not of kernel code (the real "
-                "allocators' latency is the `kernel-latency` section, docs/kernel.md). "
-                "`store µs` / `load µs`: pyperf mean ± standard deviation over all "
-                "values (each a pass over the timed pages, in a worker process); `p50` / `p99`: "
-                "per-operation percentiles from passes timed one operation at a time; "
-                "`compr %` / `decompr %`: the share of that time spent in the compressor. "
-                "The pyperf JSON of each case is in `pyperf/` (`python -m pyperf stats`).")
