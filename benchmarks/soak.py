@@ -430,9 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": [asdict(r) for r in results],
     }
     if args.json is not None:
-        from zbench.run.results import dumps_json, write_atomic
+        from zbench.api.safeio import PUBLIC, write_atomic
+        from zbench.run.results import dumps_json
 
-        write_atomic(args.json, dumps_json(doc))
+        write_atomic(args.json, dumps_json(doc), PUBLIC)
     total = sum(r.ops for r in results)
     _say(f"soak: {len(results)} models, {total} ops, {doc['mismatches']} mismatches"
          + (f"; FAILED: {', '.join(r.label for r in failed)}" if failed else ""))

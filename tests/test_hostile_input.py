@@ -492,7 +492,7 @@ def test_run_out_on_a_full_filesystem(work: Path) -> None:
 
 @pytest.mark.parametrize("where", ["under-a-file", "read-only"])
 def test_write_atomic_to_an_unwritable_place(tmp_path: Path, where: str) -> None:
-    from zbench.run.results import write_atomic
+    from zbench.api.safeio import write_atomic
 
     (tmp_path / "f").write_text("x")
     if where == "under-a-file":
@@ -526,7 +526,7 @@ def test_write_atomic_removes_its_temp_file_when_the_disk_fills(
 
 
 def test_results_write_atomic_keeps_working(tmp_path: Path) -> None:
-    from zbench.run.results import write_atomic
+    from zbench.api.safeio import write_atomic
 
     write_atomic(tmp_path / "a" / "b.txt", "hello\n")
     assert (tmp_path / "a" / "b.txt").read_text() == "hello\n"

@@ -149,11 +149,19 @@ def make_dirs(folder: Path, error: type[UserError] = UserError) -> None:
         raise error(f"{folder}: cannot create the folder: {_os_problem(exc)}") from None
 
 
+#: Modes for :func:`write_atomic`: results, reports and plots are readable by others;
+#: dumps (process memory) and caches are the owner's only.
+PUBLIC = 0o644
+PRIVATE = 0o600
+
+
 def write_atomic(path: str | os.PathLike[str], data: str | bytes | bytearray | memoryview
-                 | list[bytes | bytearray | memoryview], mode: int = 0o600,
+                 | list[bytes | bytearray | memoryview], mode: int = PRIVATE,
                  error: type[UserError] = UserError) -> None:
-    """Write ``data`` (text is UTF-8) to ``path`` through a temporary file in the same
-    folder and a rename: never half a file, never a device or FIFO written to."""
+    """Write ``data`` (text is UTF-8; a list of buffers is written back to back) to
+    ``path`` through a temporary file of ``mode`` in the same folder, fsync and a rename:
+    never half a file, never a device or FIFO written to; a failure is one ``error``
+    line naming the path.  The one atomic writer of zbench."""
     p = Path(path)
     parts = [data.encode("utf-8")] if isinstance(data, str) else (
         data if isinstance(data, list) else [data])

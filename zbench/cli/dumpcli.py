@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from zbench.api import safeio
-from zbench.api.errors import UserError
+from zbench.api.errors import DumpError, UserError
 from zbench.api.frames import PAGE_SIZE
 from zbench.input.capture import (
     CaptureResult,
@@ -31,7 +31,6 @@ from zbench.input.dump import (
     build_meta,
     convert,
     load_dump,
-    write_atomic,
     write_dump,
     write_raw,
 )
@@ -235,7 +234,8 @@ def write_raw_meta(path: Path, result: CaptureResult) -> None:
     """Metadata next to a raw dump (``FILE.json``), mode 0600, atomically."""
     meta = build_meta(result.pages, result.meta)
     meta["format"] = "raw"
-    write_atomic(path, [json.dumps(meta, indent=1, sort_keys=True).encode() + b"\n"])
+    safeio.write_atomic(path, json.dumps(meta, indent=1, sort_keys=True) + "\n", safeio.PRIVATE,
+                        DumpError)
 
 
 COMMANDS = [dump_group, capture_cmd]

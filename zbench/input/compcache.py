@@ -23,7 +23,9 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
+from zbench.api import safeio
 from zbench.api.compressor import Compressor
+from zbench.api.errors import UserError
 from zbench.input.corpus import Corpus, DumpLike
 
 _MAGIC = b"ZBCC2\n"
@@ -233,13 +235,6 @@ def _write(path: Path, blobs: list[bytes], key: str, secret: bytes) -> None:
     mac = digest(secret, key.encode(), count, sizes, body)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # owner-only
-    except OSError:
-        return  # an unwritable cache only costs time
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC + mac + count + sizes)
-            f.write(body)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        safeio.write_atomic(path, [_MAGIC + mac + count + sizes, body], safeio.PRIVATE)
+    except (OSError, UserError):
+        pass  # an unwritable cache only costs time

@@ -278,17 +278,11 @@ def _check_pages(pages: bytes | bytearray | memoryview, path: Path | str) -> Non
         raise _err(path, f"page data size {len(pages)} is not a multiple of {PAGE_SIZE}")
 
 
-def write_atomic(path: Path, parts: list[bytes | bytearray | memoryview]) -> None:
-    """Write ``parts`` to a 0600 temp file next to ``path``, fsync, then rename over it
-    (:func:`zbench.api.safeio.write_atomic`: a device, FIFO or directory is refused)."""
-    safeio.write_atomic(path, parts, 0o600, DumpError)
-
-
 def write_raw(path: str | os.PathLike[str], pages: bytes | bytearray | memoryview) -> None:
     """Write pages back to back (the raw format), atomically, mode 0600."""
     p = Path(path)
     _check_pages(pages, p)
-    write_atomic(p, [pages])
+    safeio.write_atomic(p, [pages], safeio.PRIVATE, DumpError)
 
 
 def build_meta(pages: bytes | bytearray | memoryview, meta: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +334,8 @@ def write_dump(
     level = zstd_level(len(pages)) if level is None else level
     cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
     payload = cctx.compress(bytes(pages))
-    write_atomic(p, [MAGIC, _LEN.pack(len(meta_bytes)), meta_bytes, payload])
+    safeio.write_atomic(p, [MAGIC, _LEN.pack(len(meta_bytes)), meta_bytes, payload],
+                        safeio.PRIVATE, DumpError)
 
 
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], to: str) -> Dump:

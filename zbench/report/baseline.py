@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from zbench.api.errors import UserError
-from zbench.run.results import write_atomic
+from zbench.api.safeio import PUBLIC, write_atomic
 from zbench.run.schema import SCHEMA, SCHEMA_VERSION, raise_problems
 
 
@@ -71,7 +71,7 @@ def baseline_cmd(results: Path, out: Path | None) -> None:
         click.echo(text, nl=False)
         return
     try:
-        write_atomic(out, text)
+        write_atomic(out, text, PUBLIC)
     except OSError as exc:
         raise UserError(f"{out}: cannot write the baseline: {exc.strerror or exc}") from None
     click.echo(f"wrote {out}", err=True)

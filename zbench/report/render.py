@@ -20,8 +20,9 @@ from typing import Any
 import click
 
 from zbench.api.errors import UserError
+from zbench.api.safeio import PUBLIC, write_atomic
 from zbench.report.tables import report_markdown
-from zbench.run.results import dumps_json, write_atomic
+from zbench.run.results import dumps_json
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -264,11 +265,11 @@ def write_markdown(results: dict[str, Any], out_dir: Path,
     lines = [report_markdown(results).rstrip("\n"), "", "## Plots", ""]
     for p in make_plots(results):
         path = out_dir / "plots" / f"{p.name}.png"
-        write_atomic(path, p.png)
+        write_atomic(path, p.png, PUBLIC)
         pngs.append(path)
         lines += [f"### {p.title}", "", f"![{p.title}](plots/{p.name}.png)", "", p.caption, ""]
     md = out_dir / name
-    write_atomic(md, "\n".join(lines))
+    write_atomic(md, "\n".join(lines), PUBLIC)
     return md, pngs
 
 
@@ -292,7 +293,7 @@ def report_cmd(results: Path, as_html: bool, out: Path | None) -> None:
                         "made from)")
     if as_html:
         target = out or path.parent / "report.html"
-        write_atomic(target, render_html(data))
+        write_atomic(target, render_html(data), PUBLIC)
         click.echo(f"wrote {target}")
         return
     if out is not None and out.suffix.lower() == ".md":  # a file, not a folder named x.md
@@ -308,6 +309,6 @@ def write_run(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     rep = out_dir / "report.md"
     text = dumps_json(results, str(res))
     report = report_markdown(results)
-    write_atomic(res, text)
-    write_atomic(rep, report)
+    write_atomic(res, text, PUBLIC)
+    write_atomic(rep, report, PUBLIC)
     return res, rep

@@ -23,7 +23,6 @@ import importlib.util
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -32,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from zbench.api import safeio
+from zbench.api.errors import UserError
 from zbench.input.compcache import cache_dir, cache_secret, digest, read_regular
 
 if TYPE_CHECKING:
@@ -226,12 +227,6 @@ def store(key: str, case_id: str, outcome: dict[str, Any]) -> None:
                        "digest": _digest(secret, key, outcome)})
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")  # mode 0600
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, d / f"{key}.json")
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        safeio.write_atomic(d / f"{key}.json", text, safeio.PRIVATE)
+    except (OSError, UserError):
+        return  # an unwritable cache only costs time

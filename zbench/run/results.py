@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from zbench.api.safeio import json_text
-from zbench.api.safeio import write_atomic as safe_write
 from zbench.run.schema import SCHEMA, SCHEMA_VERSION, read_results
 
 
@@ -59,14 +58,6 @@ def make_results(suite: dict[str, Any], env: dict[str, Any],
                  cases: list[dict[str, Any]]) -> dict[str, Any]:
     return {"schema": SCHEMA, "version": SCHEMA_VERSION, "suite": suite,
             "environment": env, "cases": cases}
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file
-    (:func:`zbench.api.safeio.write_atomic`: a device, FIFO or directory is refused, and a
-    failing write is one line naming the path).  Results and reports are readable by
-    others (0644); dumps, which hold process memory, are written owner-only elsewhere."""
-    safe_write(path, text, mode=0o644)
 
 
 def dumps_json(results: dict[str, Any], where: str = "results.json") -> str:

@@ -2,7 +2,7 @@
 
 A run marks its output directory with ``.zbench-run.json`` when it starts and
 removes the mark once ``results.json`` and ``report.md`` are written (each
-atomically, :func:`zbench.run.results.write_atomic`); a directory that still has the
+atomically, :func:`zbench.api.safeio.write_atomic`); a directory that still has the
 mark holds an interrupted run and never a partial results file.  The finished
 cases themselves live in the case cache (:mod:`zbench.run.casecache`), so resuming
 is running the same suite into the same directory: finished cases come back
@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zbench.api.errors import UserError
-from zbench.api.safeio import make_dirs
-from zbench.run.results import write_atomic
+from zbench.api.safeio import PUBLIC, make_dirs, write_atomic
 
 if TYPE_CHECKING:
     from zbench.run.spec import Plan
@@ -122,7 +121,7 @@ def begin_run(suite_name: str, plan: Plan, out_dir: Path | None, resume: bool,
             print("zbench: note: the cases differ from the interrupted run's; only the "
                   "cached ones are reused", file=sys.stderr, flush=True)
     mark = {"suite": suite_name, "state": "running", "cases": ids}
-    write_atomic(out_dir / MARK, json.dumps(mark, indent=1) + "\n")
+    write_atomic(out_dir / MARK, json.dumps(mark, indent=1) + "\n", PUBLIC)
     return out_dir
 
 
