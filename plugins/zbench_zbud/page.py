@@ -6,7 +6,8 @@ last_chunks * CHUNK_SIZE`` for the last buddy (right-justified at the page end);
 ``encode_handle``.  Here the page address is ``pfn << PAGE_SHIFT``, so
 ``handle >> PAGE_SHIFT`` is the PFN and ``handle & (PAGE_SIZE - 1)`` the byte
 offset in the frame.  ``zbud_free`` tells the buddies apart as the kernel does: the
-first buddy's handle minus ``ZHDR_SIZE_ALIGNED`` is page aligned.
+first buddy's handle minus ``ZHDR_SIZE_ALIGNED`` is page aligned (``pool.py`` compares
+the handle's offset with the buddies' current offsets, which is the same test).
 """
 
 from __future__ import annotations
@@ -62,7 +63,3 @@ class ZbudHeader:
             out.append(self.last_handle())
         return out
 
-
-def is_first_buddy(handle: int) -> bool:
-    """``zbud_free``'s test: ``(handle - ZHDR_SIZE_ALIGNED) & ~PAGE_MASK`` is 0."""
-    return not (handle - ZHDR_SIZE_ALIGNED) & OFFSET_MASK

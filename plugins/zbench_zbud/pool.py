@@ -91,7 +91,7 @@ class ZbudPool(Allocator):
     def file_page(self, zhdr: ZbudHeader) -> None:
         """``list_add`` to ``unbuddied[num_free_chunks]`` (one buddy) or ``buddied``."""
         if zhdr.first_chunks == 0 or zhdr.last_chunks == 0:
-            i = NCHUNKS - zhdr.first_chunks - zhdr.last_chunks
+            i = zhdr.free_chunks()
             self.unbuddied[i][zhdr] = None
             self._nonempty |= 1 << i
             zhdr.on = i

@@ -79,7 +79,6 @@ class PageFrames:
         self._empty_blocks: list[int] = []
         self.fallbacks = 0  # allocations placed in another migratetype's pageblock
         self.steals = 0  # pageblocks that changed migratetype to serve an allocation
-        self.zone_grown = 0  # pageblocks added because no frame was free
         #: a zone of a given size (``zone_pages``, ``online``) falls back into other types'
         #: pageblocks before it grows; an unsized one grows first (it has free memory)
         self.sized = False
@@ -149,7 +148,6 @@ class PageFrames:
                 else:
                     self.fallbacks += 1
                 return b
-        self.zone_grown += 1
         return self._new_block(mobility)
 
     # -- frames ------------------------------------------------------------

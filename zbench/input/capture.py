@@ -303,17 +303,17 @@ def dump_process(pid: int, out: _Collector, include_file_cow: bool = False) -> d
                 raw = os.pread(pm, 8 * n, (vaddr0 >> PAGE_SHIFT) * 8)
                 want: list[int] = []
                 pfns: list[int] = []
-                for k, e in enumerate(memoryview(raw)[: len(raw) // 8 * 8].cast("Q")):
-                    if e & PM_SWAPPED:
+                for k, entry in enumerate(memoryview(raw)[: len(raw) // 8 * 8].cast("Q")):
+                    if entry & PM_SWAPPED:
                         stats["swapped"] += 1
-                    if not e & PM_PRESENT:
+                    if not entry & PM_PRESENT:
                         continue  # never read: it would fault in the zero page
                     stats["present"] += 1
-                    if e & PM_FILE_OR_SHARED:
+                    if entry & PM_FILE_OR_SHARED:
                         stats["file_or_shared"] += 1
                         continue
                     want.append(k)
-                    pfns.append(e & PM_PFN_MASK)
+                    pfns.append(entry & PM_PFN_MASK)
                 saw_pfn = saw_pfn or any(pfns)
                 if kfd is not None and pfns and saw_pfn:
                     kept = []

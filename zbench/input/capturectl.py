@@ -158,7 +158,8 @@ def ours(since: int) -> tuple[list[int], list[int]]:
     """(live, zombie children) among the processes started at or after tick ``since``
     whose parent chain reaches us: the captured program and everything it forked."""
     me, table = os.getpid(), _proc_table()
-    live, zombies = [], []
+    live: list[int] = []
+    zombies: list[int] = []
     for pid, (state, ppid, start) in table.items():
         if start < since or pid == me:
             continue
