@@ -7,7 +7,6 @@ after the header, LAST flush with the page end, MIDDLE at first_chunks + ZHDR_CH
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from zbench_z3fold import Z3foldPool, Z3Options
@@ -187,17 +186,16 @@ def test_page_freed_with_last_object() -> None:
     assert pool.slot_bytes() == 0 and pool.stats()["objects"] == 0
 
 
-def test_100k_objects_fill_fast() -> None:
+def test_100k_objects_fill_keeps_pages_and_frames_in_step() -> None:
+    """The speed of this fill is a target in benchmarks/model_fill.py, not asserted here."""
     rng = random.Random(7)
     pool, frames = make("6.14")
     blob = bytes(4096)
-    start = time.perf_counter()
     hs = []
     for _ in range(100_000):
         n = rng.randint(1, 4096)
         h = pool.malloc(n)
         pool.write(h, blob[:n])
         hs.append(h)
-    assert time.perf_counter() - start < 10.0
     assert pool.pool_pages() == frames.allocated
     assert pool.stats()["objects"] == 100_000

@@ -9,7 +9,6 @@ head (most recently filed) page of the first non-empty list.
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from zbench_zbud import ZbudOptions, ZbudPool
@@ -193,11 +192,11 @@ def test_bad_handles_and_lengths() -> None:
     assert pool.read(h2) == bytes(100)
 
 
-def test_fill_100k_random_objects_fast() -> None:
+def test_fill_100k_random_objects_and_free_half() -> None:
+    """The speed of this fill is a target in benchmarks/model_fill.py, not asserted here."""
     pool, frames = make("6.4")
     rng = random.Random(0)
     chunk = rng.randbytes(4096)
-    t0 = time.perf_counter()
     handles = []
     for _ in range(100_000):
         n = rng.randint(1, 3968)
@@ -206,7 +205,5 @@ def test_fill_100k_random_objects_fast() -> None:
         handles.append(h)
     for h in handles[::2]:
         pool.free(h)
-    elapsed = time.perf_counter() - t0
     assert pool.stats()["zbud_objects"] == 50_000
     assert pool.pool_pages() == frames.allocated <= 50_000
-    assert elapsed < 10, f"100k mallocs+writes took {elapsed:.1f}s"

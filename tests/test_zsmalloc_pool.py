@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from zbench_zsmalloc import ZsOptions, ZsPool
@@ -250,16 +249,14 @@ def test_stats_and_class_stats() -> None:
     assert list(old.class_stats()[0])[2:4] == ["almost_full", "almost_empty"]
 
 
-def test_fill_100k_random_objects_fast() -> None:
+def test_fill_100k_random_objects_keeps_pages_and_frames_in_step() -> None:
+    """The speed of this fill is a target in benchmarks/model_fill.py, not asserted here."""
     pool, frames = make("6.18")
     rng = random.Random(0)
     chunk = rng.randbytes(4096)
-    t0 = time.perf_counter()
     for _ in range(100_000):
         n = rng.randint(1, 4096)
         h = pool.malloc(n)
         pool.write(h, chunk[:n])
-    elapsed = time.perf_counter() - t0
     assert pool.stats()["obj_used"] == 100_000
     assert pool.pool_pages() == frames.allocated
-    assert elapsed < 10, f"100k mallocs+writes took {elapsed:.1f}s"
