@@ -144,6 +144,7 @@ def test_capture_triggers_and_early_exit() -> None:
 
 
 @needs_proc
+@pytest.mark.slow
 def test_cli_capture_writes_0600_dump(tmp_path: Path) -> None:
     out = tmp_path / "child.zbdump"
     args = ["--out", str(out), "--ready-marker", "READY", "--timeout", "30"]

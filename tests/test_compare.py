@@ -228,3 +228,25 @@ def test_fail_on_accepts_every_timing_metric() -> None:
     assert {"store_p50_ns", "load_p99_ns", "store_mean_ns"} <= timing
     parsed = parse_fail_on([f"{n}:5%" for n in timing], set(BY_NAME))
     assert all(t == Threshold(5, True) for t in parsed.values())
+
+
+def test_plugin_metrics_keep_their_direction_and_unknown_ones_compare_exactly() -> None:
+    from zbench.api.registry import Registry, get_registry, reset_registry
+
+    base = _res({"c": {"pool_pages": 100, "pool_total_size": 4096, "widgets": 3}})
+    new = _res({"c": {"pool_pages": 100, "pool_total_size": 8192, "widgets": 4}})
+    cmp = compare_results(base, new)  # zswap installed: pool_total_size is "lower"
+    assert {r.metric: r.verdict for r in cmp.rows} == {"pool_total_size": "worse",
+                                                       "widgets": "changed"}
+    assert [r.metric for r in cmp.regressions] == ["pool_total_size"]
+    assert [r.metric for r in cmp.rows] == ["pool_total_size", "widgets"]  # unknown last
+    old = get_registry()
+    reset_registry(Registry())  # no plugin: pool_total_size has no definition here
+    try:
+        cmp = compare_results(base, new)
+        assert {r.verdict for r in cmp.rows} == {"changed"} and not cmp.regressions
+        strict = compare_results(base, new, strict=True)
+        assert {r.metric for r in strict.regressions} == {"pool_total_size", "widgets"}
+        assert compare_results(base, new, {"widgets": Threshold(0, False)}).regressions
+    finally:
+        reset_registry(old)

@@ -4,6 +4,7 @@ it broke (run through pytester, as a third party's test run would)."""
 from __future__ import annotations
 
 import pytest
+from inner import failed, of_class, outcomes
 
 pytest_plugins = ["pytester"]
 
@@ -134,6 +135,43 @@ class HalfMigration(OnePerPage):
         return types.SimpleNamespace(ok=True, reason="", remapped={pfn + 1: newpfn + 1})
 
 
+class EvictableNoReclaim(OnePerPage):
+    """Says it is evictable but keeps Allocator's reclaim_page (no LRU reclaim)."""
+
+    name = "evictablenoreclaim"
+
+    def evictable(self):
+        return True
+
+
+class ReusesHandles(OnePerPage):
+    """Numbers its handles from a counter that wraps at 40: a live object's handle is
+    handed out again."""
+
+    name = "reuseshandles"
+
+    def __init__(self, options, frames):
+        super().__init__(options, frames)
+        self.inner = {}
+        self.n = 0
+
+    def malloc(self, size):
+        inner = super().malloc(size)
+        self.n += 1
+        handle = self.n % 40 + 1
+        self.inner[handle] = inner
+        return handle
+
+    def free(self, handle):
+        super().free(self.inner.pop(handle))
+
+    def write(self, handle, data):
+        super().write(self.inner[handle], data)
+
+    def read(self, handle):
+        return super().read(self.inner[handle])
+
+
 class Contract(AllocatorContract):
     n_objects = 60  # enough to break the rules, quick to run
     stateful_shrink = False
@@ -169,6 +207,14 @@ class TestShortSlots(Contract):
 
 class TestHalfMigration(Contract):
     allocator_class = HalfMigration
+
+
+class TestEvictableNoReclaim(Contract):
+    allocator_class = EvictableNoReclaim
+
+
+class TestReusesHandles(Contract):
+    allocator_class = ReusesHandles
 '''
 
 
@@ -179,25 +225,16 @@ def run(pytester: pytest.Pytester, cls: str) -> dict[str, str]:
     """The contract's outcome for one class of BROKEN: test name -> failure text ("" =
     passed).  One inner pytest run serves every test here (memoised); the stateful test,
     slow when it fails, runs only for TestOk and TestWrongBytes."""
-    if not _OUTCOME:
-        pytester.makepyfile(test_broken=BROKEN)
-        rec = pytester.inline_run("-q", "-k", "not stateful or TestOk or TestWrongBytes",
-                                  "--zbench-examples", "10")
-        for r in rec.getreports("pytest_runtest_logreport"):
-            if r.when == "call" or (r.when == "setup" and not r.passed):
-                _OUTCOME[r.nodeid.split("::", 1)[1]] = (
-                    "" if r.passed or r.skipped else r.longreprtext)
-        assert _OUTCOME, "the inner pytest run collected nothing"
-    return {k.split("::")[1]: v for k, v in _OUTCOME.items() if k.startswith(cls + "::")}
+    memo = outcomes(pytester, _OUTCOME, "test_broken", BROKEN,
+                    "-k", "not stateful or TestOk or TestWrongBytes", "--zbench-examples", "10")
+    return of_class(memo, cls)
 
 
-def failed(out: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in out.items() if v}
 
 
 def test_a_correct_allocator_passes(pytester: pytest.Pytester) -> None:
     out = run(pytester, "TestOk")
-    assert len(out) == 8
+    assert len(out) == 9
     assert failed(out) == {}
 
 
@@ -249,3 +286,18 @@ def test_migration_that_loses_bytes_breaks_its_rule(pytester: pytest.Pytester) -
     assert "rule 'migration-keeps-contents' broken by halfmigration" in text
     assert "read back different bytes, first at byte 2048" in text
     assert "after migrating PFN" in text
+
+
+def test_evictable_without_reclaim_breaks_the_reclaim_rule(pytester: pytest.Pytester) -> None:
+    f = failed(run(pytester, "TestEvictableNoReclaim"))
+    assert list(f) == ["test_contract_reclaim_frees_a_page[default]"]
+    text = f["test_contract_reclaim_frees_a_page[default]"]
+    assert "rule 'reclaim-frees-a-page' broken by evictablenoreclaim" in text
+    assert "evictable() is True but reclaim_page() is Allocator's default" in text
+
+
+def test_reused_handles_break_distinct_handles(pytester: pytest.Pytester) -> None:
+    f = failed(run(pytester, "TestReusesHandles"))
+    text = f["test_contract_distinct_handles[default]"]
+    assert "rule 'distinct-handles' broken by reuseshandles" in text
+    assert "which the live" in text

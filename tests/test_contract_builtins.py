@@ -1,6 +1,7 @@
 """The built-in allocators pass the contract suite third parties run (zbench.testing),
 with each allocator's own page bounds: the pool never holds more pages than its rules
-allow for the objects that are live."""
+allow for the objects that are live; the built-in front ends, zram and zswap, pass the
+front-end contract over the allocators each kernel offered them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 from zbench_tiny import PagePerObject
 from zbench_z3fold import Z3foldPool
 from zbench_zbud import ZbudPool
+from zbench_zram import Zram
 from zbench_zsmalloc.pool import ZsPool
+from zbench_zswap import Zswap
 
 from zbench import Allocator
-from zbench.testing import AllocatorContract
+from zbench.testing import AllocatorContract, FrontEndContract
 
 
 def _ceil(a: int, b: int) -> int:
@@ -59,3 +62,26 @@ class TestTinyPluginContract(AllocatorContract):
 
     def pool_pages_bounds(self, pool: Allocator, live_sizes: list[int]) -> tuple[int, int]:
         return len(live_sizes), len(live_sizes)
+
+
+class TestZramContract(FrontEndContract):
+    frontend_class = Zram
+    option_sets = ({}, {"kernel": "6.1"}, {"kernel": "4.14"})
+
+
+class TestZswapContract(FrontEndContract):
+    """zswap over zsmalloc, with a pool small enough (1 MiB of RAM: 51 pages) that the
+    pool limit rejects pages to the swap device, and with exclusive loads (6.9+)."""
+
+    frontend_class = Zswap
+    option_sets = ({}, {"kernel": "6.1"}, {"kernel": "6.18"}, {"kernel": "6.6", "ram_mb": 1})
+
+
+class TestZswapZbudContract(FrontEndContract):
+    """zswap over zbud, the only backend of 3.11, and with LRU writeback (<= 6.4) when
+    the pool is full."""
+
+    frontend_class = Zswap
+    allocator = "zbud"
+    allocator_options = {"kernel": "3.11"}
+    option_sets = ({"kernel": "3.11"}, {"kernel": "3.11", "ram_mb": 1})

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, make_pages
 
+#: builds venvs and wheels, installs packages: the fast lane (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
+
 
 def child_venv(env: Path) -> Path:
     """A fresh venv at ``env`` that sees this interpreter's packages (zbench and its

@@ -168,6 +168,7 @@ def test_bad_number_refused_before_start(env: Env, option: str, value: str) -> N
 
 
 @pytest.mark.parametrize("mode", ["ready", "exit"])
+@pytest.mark.slow
 def test_daemon_does_not_escape(env: Env, mode: str) -> None:
     res = env.run("--out", str(env.out), "--ready-marker", "READY", "--timeout", "20",
                   "--settle", "0", "--", *env.prog(DAEMON, mode), timeout=60)
@@ -183,6 +184,7 @@ def test_daemon_does_not_escape(env: Env, mode: str) -> None:
     assert not Path(f"/proc/{daemon}").exists() or daemon not in env.alive()
 
 
+@pytest.mark.slow
 def test_grandchild_holding_stdout_does_not_hang(env: Env) -> None:
     res = env.run("--out", str(env.out), "--ready-marker", "READY", "--timeout", "20",
                   "--settle", "0", "--", *env.prog(HOLDER), timeout=60)
@@ -191,6 +193,7 @@ def test_grandchild_holding_stdout_does_not_hang(env: Env) -> None:
     env.assert_clean()
 
 
+@pytest.mark.slow
 def test_child_ignoring_sigterm_is_killed_at_timeout(env: Env) -> None:
     res = env.run("--out", str(env.out), "--timeout", "0.5", "--settle", "0", "--",
                   *env.prog(NO_TERM), timeout=60)

@@ -582,6 +582,7 @@ def assert_clean(code: int, out: str, err: str) -> None:
 @SETTINGS
 @given(field=st.sampled_from(FIELDS), value=JUNK,
        option=st.sampled_from(["chain_size", "kernel", "nope", None]))
+@pytest.mark.slow
 def test_generated_wrong_typed_suites(work: Path, field: str, value: object,
                                       option: str | None) -> None:
     import yaml

@@ -359,6 +359,7 @@ def test_property_arbitrary_bytes_never_traceback(base: Path, tmp_path: Path,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(data=st.data())
+@pytest.mark.slow
 def test_property_report_on_mutated_results(valid: dict[str, Any], tmp_path: Path,
                                             data: st.DataObject) -> None:
     new = _write(tmp_path, data.draw(mutated(valid)))

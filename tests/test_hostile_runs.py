@@ -140,6 +140,7 @@ def cases(out: Path) -> dict[str, dict]:
 
 # -- the acceptance test ---------------------------------------------------------------
 @pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.slow
 def test_hostile_plugins_beside_healthy_ones(site: Path, tmp_path: Path, jobs: str) -> None:
     suite = suite_file(tmp_path, ["zbud", "raising", "hanging", "garbage", "zsmalloc"])
     out = tmp_path / "out"
@@ -213,6 +214,7 @@ def test_verify_failure_is_recorded_and_results_written(site: Path, tmp_path: Pa
     assert got["zbud"]["metrics"]["verified_loads"] > 0
 
 
+@pytest.mark.slow
 def test_hung_case_killed_and_fresh_worker_takes_the_next(site: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     suite = suite_file(tmp_path, ["hanging", "zbud", "hanging-too"])
@@ -228,6 +230,7 @@ def test_hung_case_killed_and_fresh_worker_takes_the_next(site: Path, tmp_path: 
     assert "metrics" in got["zbud"]
 
 
+@pytest.mark.slow
 def test_failed_cases_are_not_cached(site: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     suite = suite_file(tmp_path, ["raising"])
@@ -261,6 +264,7 @@ def hung_import(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["plugins"],
                                   ["plugins", "--json"]])
+@pytest.mark.slow
 def test_hanging_import_does_not_hang_commands(hung_import: Path, args: list[str]) -> None:
     t0 = time.monotonic()
     res = zbench(args, env=env_for(hung_import, ZBENCH_IMPORT_TIMEOUT="2"), timeout=60)
@@ -271,6 +275,7 @@ def test_hanging_import_does_not_hang_commands(hung_import: Path, args: list[str
         assert "sleepy" in res.stdout and "no such luck" in res.stdout
 
 
+@pytest.mark.slow
 def test_hanging_import_does_not_stop_a_run(hung_import: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = zbench(["run", "--out", out, "--allocator", "zbud", "--frontend", "zswap"],
@@ -287,6 +292,7 @@ def test_version_needs_no_plugins(hung_import: Path) -> None:
 
 
 # -- output folder lock, empty plans ------------------------------------------------------
+@pytest.mark.slow
 def test_second_run_into_a_busy_out_is_refused(site: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     suite = suite_file(tmp_path, ["hanging"])
@@ -400,6 +406,7 @@ def test_no_tracker_process_with_jobs(tmp_path: Path) -> None:
     assert not _gone(proc.pid, 5)
 
 
+@pytest.mark.slow
 def test_reports_show_failed_cases(site: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = zbench(["run", suite_file(tmp_path, ["raising", "zbud"]), "--out", out, "--no-cache"],
@@ -413,6 +420,7 @@ def test_reports_show_failed_cases(site: Path, tmp_path: Path) -> None:
 
 
 # -- timing: a hanging plugin never hangs the pyperf phase --------------------------------
+@pytest.mark.slow
 def test_timing_skips_an_allocator_whose_case_failed(site: Path, tmp_path: Path) -> None:
     suite = suite_file(tmp_path, ["zbud", "hanging"],
                        timing={"pages": 8, "processes": 1, "values": 1, "warmups": 0,
@@ -428,6 +436,7 @@ def test_timing_skips_an_allocator_whose_case_failed(site: Path, tmp_path: Path)
     assert "store" in timing["zbud"] and "error" not in timing["zbud"]
 
 
+@pytest.mark.slow
 def test_a_plugin_hanging_under_pyperf_is_killed(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()

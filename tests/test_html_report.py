@@ -167,6 +167,7 @@ def _browse(browser: str, profile: Path, *args: str) -> subprocess.CompletedProc
         capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow
 def test_the_report_renders_in_headless_chromium(results: dict[str, Any],
                                                  tmp_path: Path) -> None:
     import json
@@ -210,6 +211,7 @@ def _series_looks(ax: Any) -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.slow
 def test_fourteen_and_more_series_all_look_different(plots: dict[str, Any]) -> None:
     for plot in (plots["pool_pages"], plots["latency"]):
         assert plot.figure is not None
@@ -242,6 +244,7 @@ def test_one_series_has_one_look_in_every_panel(many: dict[str, Any]) -> None:
     assert all(in_migrate[label] == look for label, look in in_fill.items())
 
 
+@pytest.mark.slow
 def test_legends_sit_beside_the_axes_not_over_them(plots: dict[str, Any]) -> None:
     assert set(plots) == {"pool_pages", "size_histogram", "class_utilisation", "latency"}
     for plot in plots.values():

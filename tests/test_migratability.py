@@ -48,6 +48,7 @@ def aspace(dump: str) -> dict[str, dict[str, Any]]:
     return _by_label(run_suite(_suite(dump, allocs), quiet=True))
 
 
+@pytest.mark.slow
 def test_one_object_per_page_keeps_the_invariant_and_gains_nothing(aspace: Any) -> None:
     r = aspace["aspace-one-per-page"]
     m = r["metrics"]
@@ -102,6 +103,7 @@ def test_results_name_the_kernel_behaviour_each_row_follows(dump: str) -> None:
     assert "## Migratability" in report_markdown(res)
 
 
+@pytest.mark.slow
 def test_default_suite_has_the_migratability_rows_and_verifies() -> None:
     """The shipped suite, narrowed to its migrate workload and lz4 (no timing)."""
     data = yaml.safe_load((ROOT / "suites" / "default.yaml").read_text())

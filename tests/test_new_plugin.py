@@ -16,6 +16,9 @@ from test_external_plugin import child_venv
 from zbench.cli.app import cli
 from zbench.cli.scaffold import KINDS, PluginNames
 
+#: builds venvs and wheels, installs packages: the fast lane (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
+
 
 def new_plugin(*args: str) -> tuple[int, str]:
     from zbench.cli.app import _add_dump_commands

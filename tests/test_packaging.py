@@ -19,6 +19,9 @@ from test_external_plugin import child_venv
 
 from zbench import load_dump
 
+#: builds venvs and wheels, installs packages: the fast lane (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
+
 SHIPPED_SUITES = {"default", "quick", "zram", "zblock"}
 DATA = "zbench-0.1.0.data/data/share/zbench/"
 BUILD_LEFTOVERS = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__",

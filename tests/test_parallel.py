@@ -191,6 +191,7 @@ def test_dask_missing_is_one_line(suite: Path, tmp_path: Path,
                          "(pip install 'zbench[dask]')")
 
 
+@pytest.mark.slow
 def test_sigint_then_resume_in_a_real_process(tmp_path: Path) -> None:
     """Ctrl-C on a real `zbench run` after some cases: no results file, and --resume
     finishes the run reusing exactly the cases that were cached."""

@@ -43,6 +43,7 @@ def _run(payload: str, frontend: dict[str, Any], allocators: list[str],
      ["zbud", "z3fold", "zsmalloc"]),
     ({"name": "zram", "options": {"kernel": "6.6"}}, ["zsmalloc"]),
 ])
+@pytest.mark.slow
 def test_sizes_only_matches_bytes(frontend: dict[str, Any], allocators: list[str],
                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with_bytes = _run("bytes", frontend, allocators, tmp_path)

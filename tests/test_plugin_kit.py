@@ -19,6 +19,9 @@ from zbench import PageFrames
 from zbench.cli.app import cli
 from zbench.run.requirements import plugin_pins, unmet
 
+#: builds venvs and wheels, installs packages: the fast lane (-m 'not slow') leaves it out
+pytestmark = pytest.mark.slow
+
 
 def test_fixtures_register_a_plugin_and_run_the_cli(zbench_plugin: Callable[..., Any],
                                                      zbench_cli: Callable[..., Any],

@@ -34,6 +34,7 @@ def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_small_soak_of_every_model_passes(tmp_path: Path, soak: ModuleType) -> None:
     out = tmp_path / "soak.json"
     p = run_script("--ops", "3000", "--compact-every", "500", "--migrate-every", "600",

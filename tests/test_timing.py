@@ -56,6 +56,7 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
     return d / "out", out, dump
 
 
+@pytest.mark.slow
 def test_run_prints_the_latency_table_next_to_fragmentation(timed: tuple[Path, str, Path]
                                                             ) -> None:
     out_dir, stdout, _ = timed

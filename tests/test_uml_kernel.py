@@ -22,7 +22,7 @@ from zbench_uml.stream import HEADER, RECORD, Op
 
 from zbench import cache_dir, default_dump_path, load_dump, run_suite
 
-pytestmark = pytest.mark.uml
+pytestmark = [pytest.mark.uml, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

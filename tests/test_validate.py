@@ -48,6 +48,7 @@ def shipped_copy(tmp_path: Path) -> Path:
 
 @needs_kernel
 @pytest.mark.kernel
+@pytest.mark.slow
 def test_validate_matches_the_kernel_on_the_shipped_dump(shipped_copy: Path) -> None:
     before = leftover_devices()
     res = _cli(["validate", "--dump", str(shipped_copy), "--json"])
@@ -101,6 +102,7 @@ def test_zram_kernel_runs_in_a_suite_beside_the_model(shipped_copy: Path) -> Non
 @needs_kernel
 @pytest.mark.kernel
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_killed_run_leaves_no_device(tmp_path: Path, sig: signal.Signals) -> None:
     dump = tmp_path / "d.pages"
     dump.write_bytes(make_pages(512))

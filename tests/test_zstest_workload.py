@@ -113,6 +113,7 @@ def test_small_sweep_op_sequence_exactly() -> None:
     assert list(_workload(**opts).operations(10)) == want
 
 
+@pytest.mark.slow
 def test_default_op_sequence() -> None:
     sizes: Counter[int] = Counter()
     kinds: Counter[OpKind] = Counter()
@@ -156,6 +157,7 @@ def default_case() -> dict[str, Any]:
     return _run({})
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_default_run_pool_pages(default_case: dict[str, Any]) -> None:
     pages, spans, memcpy = _expected_run(range(MIN_SIZE, HUGE_CLASS_SIZE), OBJS)

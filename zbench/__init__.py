@@ -9,6 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from zbench.api.allocator import Allocator, Finished, Metrics
+from zbench.api.capabilities import (
+    AllocatorCore,
+    Capability,
+    Evictable,
+    Inspectable,
+    Keyed,
+    Movable,
+    capabilities,
+)
 from zbench.api.compressor import Compressor
 from zbench.api.errors import (
     AllocationError,
@@ -31,11 +40,12 @@ from zbench.api.frames import (
 from zbench.api.frontend import FrontEnd, Page
 from zbench.api.hookspecs import hookimpl
 from zbench.api.kernel import KernelVersion
+from zbench.api.metrics import MetricDef
 from zbench.api.movable import NOT_MOVABLE, MigrateResult, ReclaimResult
 from zbench.api.options import PluginOptions
 from zbench.api.pagefill import same_filled_word
 from zbench.api.radix import RadixTree
-from zbench.api.reporter import Reporter
+from zbench.api.reporter import Reporter, ReportTable, SideRow, Timings
 from zbench.api.safeio import read_text, write_atomic
 from zbench.api.significance import welch_p
 from zbench.api.version import __version__
@@ -70,17 +80,23 @@ __all__ = [
     "PAGE_SIZE",
     "AllocationError",
     "Allocator",
+    "AllocatorCore",
+    "Capability",
     "CaseSkipped",
     "Compressor",
     "Dump",
     "DumpError",
+    "Evictable",
     "FrameInfo",
     "Finished",
     "FrontEnd",
+    "Inspectable",
+    "Keyed",
     "KernelVersion",
     "Metrics",
     "MigrateResult",
     "Mobility",
+    "Movable",
     "Op",
     "OpKind",
     "OptionsError",
@@ -90,6 +106,10 @@ __all__ = [
     "PluginOptions",
     "RadixTree",
     "Reporter",
+    "ReportTable",
+    "SideRow",
+    "Timings",
+    "MetricDef",
     "ReclaimResult",
     "UserError",
     "VerifyError",
@@ -97,6 +117,7 @@ __all__ = [
     "WorkloadOptions",
     "ZbenchError",
     "cache_dir",
+    "capabilities",
     "default_dump_path",
     "get_plugin_class",
     "hookimpl",

@@ -4,7 +4,8 @@
   by a backend allocator (zbud 3.11 by default), variant by option;
 * :mod:`.frontend` - front end ``zswap-aspace``: a radix tree per swap type keyed by
   offset, pool pages on an inactive LRU, ``writepage`` reclaim and ``migratepage``,
-  and the counters of what breaks the one-index-per-page invariant.
+  and the counters of what breaks the one-index-per-page invariant;
+* :mod:`.report` - those counters' metric definitions and migratability columns.
 
 Sources: the "mm: migrate zbud pages" thread on linux-mm (Sep-Oct 2013; Seth Jennings'
 idea of Sep 23, lore 20130923220757.GC16191@variantweb.net; Tomasz Stanislawski's
@@ -21,6 +22,7 @@ from zbench import hookimpl
 
 from .frontend import AspaceZswap
 from .pool import AspaceOptions, AspacePool
+from .report import METRICS, AspaceColumns
 
 __all__ = ["AspaceOptions", "AspacePool", "AspaceZswap"]
 
@@ -33,3 +35,14 @@ def register_allocators(register: Callable[[type], None]) -> None:
 @hookimpl
 def register_frontends(register: Callable[[type], None]) -> None:
     register(AspaceZswap)
+
+
+@hookimpl
+def register_metrics(register: Callable[[object], None]) -> None:
+    for d in METRICS:
+        register(d)
+
+
+@hookimpl
+def register_tables(register: Callable[[type], None]) -> None:
+    register(AspaceColumns)

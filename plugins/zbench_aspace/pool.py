@@ -4,8 +4,9 @@
   swap offset's ``page_tree`` slot names and whose ``page->index`` is that offset -
   the address_space invariant holds, and there is no packing;
 * ``buddy-tag`` and ``two-index``: objects are packed by a backend allocator (zbud
-  as of 3.11 by default, built through ``zbench.get_plugin_class``), asked for
-  movable pages; the front end keeps the invariant-breaking index.
+  as of 3.11 by default, built through ``zbench.get_plugin_class`` and declared by
+  ``AspacePool.uses``, so the case cache covers its source), asked for movable pages;
+  the front end keeps the invariant-breaking index.
 
 The pool's pages belong to the front end's address_space: they are migrated through
 its ``migratepage`` (``relocate_page`` here), never offered by the pool itself.
@@ -64,6 +65,13 @@ class AspacePool(Allocator):
             cls = get_plugin_class("allocator", opts.backend)
             self.backend = cls(cls.Options.model_validate(opts.backend_options), frames)
             self.backend_movable = self.backend.set_gfp(Mobility.MOVABLE)
+
+    @classmethod
+    def uses(cls, options: PluginOptions) -> list[tuple[str, str]]:
+        """The backend allocator the packed variants build (``backend``): the case cache
+        covers its source too."""
+        opts: AspaceOptions = cls.coerce_options(options)
+        return [] if opts.variant == "one-per-page" else [("allocator", opts.backend)]
 
     @property
     def kernel(self) -> str:

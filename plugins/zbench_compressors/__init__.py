@@ -27,6 +27,7 @@ class Lz4(Compressor):
     """lz4 block format, no size prefix: ``lz4_compress`` / ``LZ4_compress_fast``."""
 
     name = "lz4"
+    adhoc_default = True
     description = "LZ4 block mode (as zram/zswap lz4), python-lz4"
     library = "lz4"
     Options = Lz4Options

@@ -84,7 +84,7 @@ class KernelUml(Allocator):
     description = "the real zbud / z3fold / zsmalloc of Linux 6.1 or 6.12 in user-mode Linux"
     Options = KernelUmlOptions
     #: timed through the kernel driver, not the pyperf model runner (docs/kernel.md)
-    timed = False
+    timeable = False
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)
@@ -127,8 +127,17 @@ class KernelUml(Allocator):
             weakref.finalize(self, _remove, self._stream[0])
         return self._stream[2]
 
+    def _discard_stream(self) -> None:
+        """Close and remove the op stream of a case that will not boot the kernel."""
+        if self._stream is not None:
+            path, f, _ = self._stream
+            f.close()
+            _remove(path)
+            self._stream = None
+
     # -- what the real pool cannot do here --------------------------------
     def _no_migration(self, *_args: Any) -> Any:
+        self._discard_stream()  # now, not when the allocator is collected
         raise CaseSkipped("kernel-uml runs no migration experiments: the real pool is not "
                           "in zbench's simulated page frames")
 

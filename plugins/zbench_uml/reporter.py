@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from zbench import PluginOptions, Reporter, load_dump
+from zbench import PluginOptions, Reporter, Timings, load_dump
 
 from . import build, latency
 
@@ -70,6 +70,24 @@ class KernelLatency(Reporter):
         for s in series:
             latency.write_pyperf(pdir / f"kernel-{s.backend}-{s.compressor}.json", k, s)
         return latency.record(k, series, o.pages)
+
+    @classmethod
+    def timings(cls, record: dict[str, Any]) -> list[Timings]:
+        """The real store / load per pass of each backend, per compressor (allocator
+        time, the compressor's taken out), for the verdict."""
+        if "series" not in record:
+            return []
+        scope = f"allocator time of Linux {record.get('kernel', '')} in user-mode Linux"
+        out = []
+        for op in ("store", "load"):
+            by_comp: dict[str, dict[str, list[float]]] = {}
+            for s in record["series"].values():
+                vals = s.get(f"{op}_alloc_pass_ns") or []
+                if vals:
+                    by_comp.setdefault(s["compressor"], {})[s["backend"]] = vals
+            out += [Timings(f"real {op}", scope, comp, values)
+                    for comp, values in by_comp.items()]
+        return out
 
     @classmethod
     def render(cls, record: dict[str, Any], fmt: str) -> tuple[str, str]:

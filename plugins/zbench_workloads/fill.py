@@ -18,6 +18,7 @@ class FillOptions(WorkloadOptions):
 
 class Fill(Workload):
     name = "fill"
+    adhoc_default = True
     description = "store each corpus page once; no frees"
     Options = FillOptions
 

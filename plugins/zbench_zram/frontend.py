@@ -53,6 +53,8 @@ class Zram(FrontEnd):
     name = "zram"
     description = "zram block-device rules (same-filled, huge pages) over zsmalloc"
     Options = ZramOptions
+    #: the front end of a suite without ``frontends:`` (zram drives zsmalloc's own API)
+    default_frontend = True
 
     def __init__(self, options: ZramOptions, allocator: Allocator, compressor: Compressor) -> None:
         super().__init__(options, allocator, compressor)

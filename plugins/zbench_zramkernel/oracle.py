@@ -38,7 +38,7 @@ class ZramKernelPool(Allocator):
     description = "the running kernel's zram + zsmalloc (root and zram needed)"
     frontend = "zram-kernel"
     #: not timed by ``zbench run`` (docs/timing.md): a pass would be a new zram device
-    timed = False
+    timeable = False
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)

@@ -50,6 +50,7 @@ class ZsPool(Allocator):
     """zsmalloc: size classes of multi-page zspages, indirect handles, compaction."""
 
     name = "zsmalloc"
+    adhoc_default = True
     zram_pool = True
     description = "zsmalloc (mm/zsmalloc.c): size classes, zspage chains, compaction"
     Options = ZsOptions
@@ -270,6 +271,14 @@ class ZsPool(Allocator):
     def class_stats(self) -> list[dict[str, int]]:
         """Rows of debugfs ``zsmalloc/<pool>/classes`` (one per distinct class)."""
         return stats.class_rows(self.table, self.fullness)
+
+    def size_classes(self) -> list[dict[str, int]]:
+        """The distinct classes for results.json: size, the zspage's page count (a zspage
+        of ``pages_per_zspage`` pages holds ``objs_per_zspage`` objects), objects
+        allocated and in use (from :meth:`class_stats`)."""
+        return [{"size": r["size"], "pages_per_zspage": r["pages_per_zspage"],
+                 "obj_allocated": r["obj_allocated"], "obj_used": r["obj_used"]}
+                for r in self.class_stats()]
 
     @classmethod
     def describe(cls, options: PluginOptions) -> list[dict[str, Any]]:

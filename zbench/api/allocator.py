@@ -8,6 +8,12 @@ kernels), ``free`` releases it, ``compact`` runs the allocator's compaction.
 A model must store the bytes it is given in the frames of the
 :class:`~zbench.api.frames.PageFrames` it was built with, laid out as the kernel
 lays them out, and ``read`` must return them from there.
+
+The abstract methods (and ``stats``) are the core every allocator writes
+(:class:`~zbench.api.capabilities.AllocatorCore`); the rest are optional capabilities
+with defaults here - LRU reclaim, page migration, keyed malloc, the page-to-object
+map - each a protocol in :mod:`zbench.api.capabilities`, whose ``capabilities()`` tells
+which ones an instance has.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ class Allocator(abc.ABC):
     #: The only front end this allocator runs under, if it has its own (e.g. the real
     #: kernel's zram); ``None`` = any front end the suite names that supports it.
     frontend: ClassVar[str | None] = None
+    #: True for the one plugin of this kind an ad-hoc ``zbench run`` (no SUITE) uses when
+    #: the flags name none (the built-ins: zsmalloc, lz4, fill).
+    adhoc_default: ClassVar[bool] = False
     #: True if the allocator offers what zram calls (drivers/block/zram/zram_drv.c uses
     #: zsmalloc's own API: zs_malloc, zs_map_object, zs_huge_class_size, zs_compact), so
     #: the zram front end may drive it; zswap drives any allocator through zpool.
@@ -227,3 +236,25 @@ class Allocator(abc.ABC):
     def describe_summary(cls, options: PluginOptions) -> dict[str, Any]:
         """Summary values for ``zbench inspect NAME`` (e.g. class count)."""
         return {}
+
+    # -- what the run layer asks of the class (zbench/run) ------------------------------
+    #: False for an allocator whose store and load zbench cannot time under pyperf (the
+    #: running kernel's zram, real code in a UML guest): its timing cases are skipped.
+    timeable: ClassVar[bool] = True
+
+    @classmethod
+    def uses(cls, options: PluginOptions) -> list[tuple[str, str]]:
+        """``(kind, name)`` of every plugin this allocator builds through the registry
+        with ``options`` (e.g. a backend allocator it packs into), listed transitively:
+        the case cache keys a case on those plugins' sources too, so editing one of them
+        recomputes the case.  Default: none."""
+        return []
+
+    # -- optional: size classes (results.json "classes", the report's class plots) -------
+    def size_classes(self) -> list[dict[str, int]] | None:
+        """The allocator's size classes now, one row per class in ascending size: ``size``
+        (the largest object the class holds), ``obj_allocated`` and ``obj_used`` (slots in
+        the class's pages, and those holding an object), plus any integer figures of its
+        own the allocator wants recorded beside them, in its row order.  ``None`` (the
+        default): the allocator has no size classes."""
+        return None

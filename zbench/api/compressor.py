@@ -14,6 +14,9 @@ class Compressor(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: True for the one plugin of this kind an ad-hoc ``zbench run`` (no SUITE) uses when
+    #: the flags name none (the built-ins: zsmalloc, lz4, fill).
+    adhoc_default: ClassVar[bool] = False
     #: The Python distribution that does the work (recorded in results).
     library: ClassVar[str] = ""
 
@@ -47,3 +50,30 @@ class Compressor(abc.ABC):
     @abc.abstractmethod
     def decompress(self, data: bytes, size: int) -> bytes:
         """Decompress ``data`` back to ``size`` bytes."""
+
+
+class CompressorProxy(Compressor):
+    """A compressor that wraps another: it answers as the inner one (name, library,
+    version, parameters, and any other attribute) and passes ``compress`` /
+    ``decompress`` through; a subclass overrides what it adds (a clock, size stand-ins)."""
+
+    def __init__(self, inner: Compressor) -> None:
+        super().__init__(inner.options)
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.library = inner.library  # type: ignore[misc]
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.inner, item)
+
+    def library_version(self) -> str:
+        return self.inner.library_version()
+
+    def params(self) -> dict[str, Any]:
+        return self.inner.params()
+
+    def compress(self, page: bytes) -> bytes:
+        return self.inner.compress(page)
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        return self.inner.decompress(data, size)

@@ -156,3 +156,15 @@ class FrontEnd(abc.ABC):
         ``object_bytes`` (Σ sizes passed to ``malloc`` for live objects).
         A front end that measures the pool itself (the real kernel) may also
         return ``pool_pages``; it then wins over the allocator's."""
+
+    # -- what the run layer asks of the class (zbench/run) ------------------------------
+    #: True for the front end a suite without ``frontends:`` (and an ad-hoc run) uses for
+    #: the allocators it supports; one installed front end says so (zram's).
+    default_frontend: ClassVar[bool] = False
+
+    @classmethod
+    def uses(cls, options: PluginOptions) -> list[tuple[str, str]]:
+        """``(kind, name)`` of every plugin this front end builds through the registry
+        with ``options``, listed transitively: the case cache keys a case on those
+        plugins' sources too, so editing one of them recomputes the case.  Default: none."""
+        return []

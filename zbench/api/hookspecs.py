@@ -3,7 +3,8 @@
 A plugin is a module (or object) named by an entry point in the group
 ``zbench``; it implements any of these hooks with ``@zbench.hookimpl``.  Each
 ``register_*`` hook receives a ``register`` callback and calls it once per
-class it provides.  Argument lists never change; new needs get new hooks.
+class it provides (``register_metrics``: once per metric definition).  Argument lists
+never change; new needs get new hooks.
 """
 
 from __future__ import annotations
@@ -46,3 +47,17 @@ def register_reporters(register: Callable[[type], None]) -> None:
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``zbench`` command group ``cli``."""
+
+
+@hookspec
+def register_metrics(register: Callable[[Any], None]) -> None:
+    """Register the definitions (``zbench.MetricDef``) of the metrics only this plugin's
+    models produce: ``zbench metrics``, ``zbench compare`` and the reports describe them
+    beside the core's."""
+
+
+@hookspec
+def register_tables(register: Callable[[type], None]) -> None:
+    """Register report tables (subclasses of ``zbench.ReportTable``): sections every
+    report shows when the results hold something for them (a front end's counters), and
+    the rows and columns they add to the core's tables."""

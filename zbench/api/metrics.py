@@ -1,14 +1,24 @@
 """Every metric zbench reports, described once.
 
 The results file, the tables, ``report.md``, ``zbench metrics`` and
-docs/metrics.md all read this table, so they cannot disagree.  Names follow
+docs/metrics.md all read these definitions, so they cannot disagree.  Names follow
 the kernel's counters where it has one (zram ``mm_stat``, zswap debugfs,
 zsmalloc ``classes``).
+
+The core defines the metrics every case has; a plugin defines the metrics only its
+models produce (a front end's counters, an experiment's figures) through the
+``register_metrics`` hook (:mod:`zbench.api.hookspecs`), each in one of the
+:data:`GROUPS`.  :func:`merged` lists the core's and the plugins' definitions in one
+order: group by group, the core's first, then the plugins' in registration order, so
+a report lists a front end's counters beside the core's counters whichever plugins
+are installed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 #: Cost counters also reported per operation (``<name>_per_op`` = name / operations).
 COST_PER_OP: tuple[tuple[str, str, str], ...] = (
@@ -20,18 +30,33 @@ COST_PER_OP: tuple[tuple[str, str, str], ...] = (
     ("frames_freed", "pages", ""),
 )
 
+#: Where a metric is listed, in this order: what the pool holds and the front end
+#: counted (``counters``), what the run did (``work``: verified loads, cost counters),
+#: pyperf timings (``timing``), the migratability experiments (``migration``).
+GROUPS: tuple[str, ...] = ("counters", "work", "timing", "migration")
+
 
 @dataclass(frozen=True)
 class MetricDef:
+    """One metric: its name in a case's ``metrics``, unit and meaning; ``better`` is
+    ``"lower"``, ``"higher"`` or ``""`` (neither); ``kind`` ``deterministic`` or
+    ``timing``; ``source`` the kernel counter it mirrors; ``group`` one of
+    :data:`GROUPS` (where tables list it)."""
+
     name: str
     unit: str
     meaning: str
-    better: str = ""  # "lower", "higher" or "" (neither)
-    kind: str = "deterministic"  # or "timing"
-    source: str = ""  # kernel counter it mirrors
+    better: str = ""
+    kind: str = "deterministic"
+    source: str = ""
+    group: str = "counters"
 
 
-METRICS: tuple[MetricDef, ...] = (
+def _in(group: str, defs: Iterable[MetricDef]) -> tuple[MetricDef, ...]:
+    return tuple(replace(d, group=group) for d in defs)
+
+
+COUNTER_METRICS: tuple[MetricDef, ...] = (
     MetricDef("stored_pages", "pages", "pages stored now, same-filled included",
               source="zram pages_stored (orig_data_size / 4096); zswap stored_pages"),
     MetricDef("same_filled_pages", "pages", "stored pages that were same-filled: no allocation",
@@ -63,30 +88,9 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("slot_bytes", "bytes", "bytes of the slots live objects occupy (headers, padding)"),
     MetricDef("huge_pages_since", "pages", "huge pages stored since the start",
               source="zram huge_pages_since"),
-    MetricDef("pool_total_size", "bytes", "zswap pool size", "lower",
-              source="zswap pool_total_size"),
-    MetricDef("pool_limit_hit", "stores", "stores that found the pool over max_pool_percent",
-              source="zswap pool_limit_hit"),
-    MetricDef("reject_reclaim_fail", "events", "writebacks that could not make room",
-              source="zswap reject_reclaim_fail"),
-    MetricDef("reject_alloc_fail", "stores", "stores the allocator refused (not -ENOSPC)",
-              source="zswap reject_alloc_fail"),
-    MetricDef("reject_kmemcache_fail", "stores", "entry allocation failures (never here)",
-              source="zswap reject_kmemcache_fail"),
-    MetricDef("reject_compress_poor", "stores", "stores refused: compressed too big (-ENOSPC)",
-              source="zswap reject_compress_poor"),
-    MetricDef("reject_compress_fail", "stores", "compressor errors (6.6+)",
-              source="zswap reject_compress_fail"),
-    MetricDef("written_back_pages", "pages", "entries written back to the swap device",
-              source="zswap written_back_pages"),
-    MetricDef("duplicate_entry", "stores", "stores to an offset zswap already held (<= 6.8)",
-              source="zswap duplicate_entry"),
-    MetricDef("stored_incompressible_pages", "pages", "pages stored raw (6.18+)",
-              source="zswap stored_incompressible_pages"),
-    MetricDef("swap_device_pages", "pages",
-              "pages on the simulated swap device (rejected or written back)"),
-    MetricDef("zeromap_pages", "pages", "zero pages the swap layer kept out of zswap (6.12+)",
-              source="swap zeromap"),
+)
+
+WORK_METRICS: tuple[MetricDef, ...] = _in("work", (
     MetricDef("verified_loads", "loads", "loads checked byte for byte against the original page"),
     # -- cost counters: what the allocator model did, counted exactly -----------------
     MetricDef("bytes_written", "bytes", "object bytes copied into the pool by write (store)"),
@@ -100,7 +104,10 @@ METRICS: tuple[MetricDef, ...] = (
               "(fullness, unbuddied, buddied, LRU)", "lower"),
     *(MetricDef(f"{name}_per_op", f"{unit}/op", f"{name} / operations", better)
       for name, unit, better in COST_PER_OP),
-    # -- timing: pyperf, per page; not deterministic -----------------------------------
+))
+
+#: pyperf, per page; not deterministic.
+TIMING_METRICS: tuple[MetricDef, ...] = _in("timing", (
     *(MetricDef(f"{op}_{stat}_ns", "ns", f"{what} {text}", better, kind="timing")
       for op, what in (("store", "store path (same-filled check, compress, malloc, copy in)"),
                        ("load", "load path (map, copy out, decompress)"))
@@ -114,11 +121,11 @@ METRICS: tuple[MetricDef, ...] = (
               kind="timing"),
     MetricDef("load_compressor_share_pct", "%", "share of the load path spent in decompress",
               kind="timing"),
-)
+))
 
 #: Migratability: the ``migrate`` workload's experiments (zbench/sim/experiments.py,
 #: docs/migration.md).  Per-page figures are over the pages that migrated.
-MIGRATION_METRICS: tuple[MetricDef, ...] = (
+MIGRATION_METRICS: tuple[MetricDef, ...] = _in("migration", (
     MetricDef("zone_pageblocks", "pageblocks",
               "pageblocks of 512 frames in the simulated zone when evacuation began"),
     MetricDef("pageblocks_mixed", "pageblocks",
@@ -176,21 +183,11 @@ MIGRATION_METRICS: tuple[MetricDef, ...] = (
               "swap pages written back per reclaimed pool page"),
     MetricDef("reclaim_decompressed_per_page", "objects",
               "objects decompressed per reclaimed pool page", "lower"),
-    MetricDef("aspace_multi_offset_pages", "pages",
-              "pool pages holding more than one swap offset (page->index cannot name them)",
-              "lower"),
-    MetricDef("aspace_tag_overflow_pages", "pages",
-              "pool pages holding more offsets than a one-bit buddy tag tells apart", "lower"),
-    MetricDef("aspace_crossing_objects", "objects", "objects that cross a page boundary",
-              "lower"),
-    MetricDef("aspace_invariant_breaks", "count",
-              "multi-offset pages + crossing objects: breaks of one index per page", "lower"),
-    MetricDef("aspace_index_entries", "entries", "entries in the address_space and zswap "
-              "indexes"),
-    MetricDef("aspace_index_bytes", "bytes", "radix tree nodes of those indexes (576 B each)",
-              "lower"),
-)
-METRICS = METRICS + MIGRATION_METRICS
+))
+
+#: The core's metrics, in table order.
+METRICS: tuple[MetricDef, ...] = (
+    COUNTER_METRICS + WORK_METRICS + TIMING_METRICS + MIGRATION_METRICS)
 
 BY_NAME: dict[str, MetricDef] = {m.name: m for m in METRICS}
 
@@ -198,17 +195,28 @@ BY_NAME: dict[str, MetricDef] = {m.name: m for m in METRICS}
 READ_COSTS = ("bytes_read", "bytes_copied", "page_crossing_copies")
 
 
+def merged(extra: Iterable[MetricDef]) -> tuple[MetricDef, ...]:
+    """The core's metrics and ``extra`` (the plugins'), group by group in :data:`GROUPS`
+    order: within a group the core's first, then ``extra`` in its own order."""
+    extra = tuple(extra)
+    return tuple(d for group in GROUPS
+                 for d in (*(m for m in METRICS if m.group == group),
+                           *(m for m in extra if m.group == group)))
+
+
 def read_costs(stats: dict[str, float | int]) -> dict[str, int]:
     """The :data:`READ_COSTS` present in an allocator's ``stats()``."""
     return {k: int(stats[k]) for k in READ_COSTS if k in stats}
 
 
-def describe(name: str) -> MetricDef | None:
-    return BY_NAME.get(name)
+def describe(name: str, defs: Iterable[MetricDef] = METRICS) -> MetricDef | None:
+    """The definition of ``name`` among ``defs`` (default: the core's)."""
+    return next((d for d in defs if d.name == name), None)
 
 
-def derive(m: dict[str, float | int | None], page_size: int) -> dict[str, float | int]:
-    """Metrics computed from the raw counters (ratios and fragmentation)."""
+def derive(m: Mapping[str, Any], page_size: int) -> dict[str, float | int]:
+    """Metrics computed from the raw counters (ratios and fragmentation); ``m`` holds
+    numbers (``pool_pages``, ``stored_pages``, ... present), ``None`` where not measured."""
     pool_bytes = m["pool_pages"] * page_size
     compressed_pages = m["stored_pages"] - m["same_filled_pages"]
     out: dict[str, float | int] = {
@@ -230,11 +238,12 @@ def derive(m: dict[str, float | int | None], page_size: int) -> dict[str, float 
     return out
 
 
-def markdown_table() -> str:
-    """The metric reference as a Markdown table (docs/metrics.md, report.md)."""
+def markdown_table(defs: Iterable[MetricDef] = METRICS) -> str:
+    """The metric reference as a Markdown table (docs/metrics.md, report.md): ``defs``,
+    by default the core's (a report passes the installed plugins' too)."""
     rows = ["| metric | unit | meaning | better | kind | kernel counter |",
             "|---|---|---|---|---|---|"]
-    for d in METRICS:
+    for d in defs:
         rows.append(f"| `{d.name}` | {d.unit} | {d.meaning} | {d.better or '—'} | {d.kind} | "
                     f"{d.source or '—'} |")
     return "\n".join(rows) + "\n"

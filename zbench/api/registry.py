@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, Literal, overload
 
 import pluggy
 
@@ -23,7 +23,9 @@ from zbench.api.allocator import Allocator
 from zbench.api.compressor import Compressor
 from zbench.api.errors import PluginError
 from zbench.api.frontend import FrontEnd
-from zbench.api.reporter import Reporter
+from zbench.api.metrics import BY_NAME as CORE_METRICS
+from zbench.api.metrics import MetricDef, merged
+from zbench.api.reporter import Reporter, ReportTable
 from zbench.api.workload import Workload
 
 GROUP = "zbench"
@@ -39,6 +41,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "compressor": ("register_compressors", Compressor),
     "workload": ("register_workloads", Workload),
     "reporter": ("register_reporters", Reporter),
+    "table": ("register_tables", ReportTable),
 }
 
 
@@ -128,6 +131,8 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginRecord] = []
         self._by_kind: dict[str, dict[str, Registered]] = {k: {} for k in KINDS}
+        #: metric definitions plugins registered (``register_metrics``), in order
+        self._metrics: dict[str, tuple[MetricDef, PluginRecord]] = {}
 
     # -- loading ----------------------------------------------------------
     def load_entry_points(self, eps: Iterable[EntryPoint] | None = None) -> None:
@@ -171,6 +176,7 @@ class Registry:
 
     def _register(self, obj: object, rec: PluginRecord) -> None:
         added: list[tuple[str, str]] = []
+        metrics: list[str] = []
         try:
             self.pm.register(obj, name=rec.name)
             self.pm.check_pending()  # a hook no spec knows: misspelt
@@ -178,11 +184,14 @@ class Registry:
                 for hi in getattr(self.pm.hook, hook).get_hookimpls():
                     if hi.plugin is obj:
                         hi.function(register=self._registrar(kind, rec, added))
+            self._register_metrics(obj, rec, metrics)
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, KeyboardInterrupt):
                 raise
             for kind, name in added:
                 self._by_kind[kind].pop(name, None)
+            for name in metrics:
+                self._metrics.pop(name, None)
             if self.pm.is_registered(obj):
                 self.pm.unregister(obj)
             rec.status, rec.error = "broken", f"registration failed: {describe_exc(exc)}"
@@ -212,12 +221,48 @@ class Registry:
 
         return register
 
+    def _register_metrics(self, obj: object, rec: PluginRecord, added: list[str]) -> None:
+        """Call ``obj``'s ``register_metrics``: each definition once, a name the core or
+        another plugin defines is refused (the plugin is then broken)."""
+        def register(d: MetricDef) -> None:
+            if not isinstance(d, MetricDef):
+                raise PluginError(f"metric {d!r} is not a zbench.MetricDef")
+            if d.name in self._metrics or d.name in CORE_METRICS:
+                raise PluginError(f"metric {d.name!r} is already defined")
+            self._metrics[d.name] = (d, rec)
+            added.append(d.name)
+
+        for hi in self.pm.hook.register_metrics.get_hookimpls():
+            if hi.plugin is obj:
+                hi.function(register=register)
+
+    def metrics(self) -> tuple[MetricDef, ...]:
+        """Every metric definition, the core's and the healthy plugins', in table order
+        (:func:`zbench.api.metrics.merged`)."""
+        return merged(d for d, _rec in self._metrics.values())
+
     # -- lookup -----------------------------------------------------------
     def names(self, kind: str) -> list[str]:
         return sorted(self._by_kind[kind])
 
+    @overload
+    def get(self, kind: Literal["allocator"], name: str) -> type[Allocator]: ...
+    @overload
+    def get(self, kind: Literal["frontend"], name: str) -> type[FrontEnd]: ...
+    @overload
+    def get(self, kind: Literal["compressor"], name: str) -> type[Compressor]: ...
+    @overload
+    def get(self, kind: Literal["workload"], name: str) -> type[Workload]: ...
+    @overload
+    def get(self, kind: Literal["reporter"], name: str) -> type[Reporter]: ...
+    @overload
+    def get(self, kind: Literal["table"], name: str) -> type[ReportTable]: ...
+    @overload
+    def get(self, kind: str, name: str) -> type: ...
+
     def get(self, kind: str, name: str) -> type:
-        """The class registered as ``name``; a clear PluginError otherwise."""
+        """The class registered as ``name`` (typed by ``kind``: ``get("allocator", n)`` is a
+        ``type[Allocator]``); a clear PluginError otherwise."""
         reg = self._by_kind[kind].get(name)
         if reg is not None:
             return reg.cls

@@ -70,6 +70,9 @@ class Workload(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Options: ClassVar[type[WorkloadOptions]] = WorkloadOptions
+    #: True for the one plugin of this kind an ad-hoc ``zbench run`` (no SUITE) uses when
+    #: the flags name none (the built-ins: zsmalloc, lz4, fill).
+    adhoc_default: ClassVar[bool] = False
     #: True if the workload emits STOREs with an explicit compressed ``size``.
     sized_stores: ClassVar[bool] = False
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from tabulate import tabulate
@@ -49,18 +50,23 @@ def cli() -> None:
     """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _keep_only(kind: str, more: str = "", what: str = "") -> Callable[[F], F]:
+    """``--KIND NAME`` (repeatable) into ``KINDs``: keep only that plugin (name or label)."""
+    return click.option(f"--{kind}", f"{kind}s", multiple=True, metavar="NAME",
+                        help=f"Keep only this {what or kind} (repeatable){more}.")
+
+
 @cli.command()
 @click.argument("suite", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dump", "dumps", multiple=True, metavar="PATH",
               help="Dump to use (raw pages or zbench format); repeatable. Replaces the suite's.")
-@click.option("--allocator", "allocators", multiple=True, metavar="NAME",
-              help="Keep only this allocator (repeatable); without a suite, run it.")
-@click.option("--frontend", "frontends", multiple=True, metavar="NAME",
-              help="Keep only this front end (repeatable).")
-@click.option("--compressor", "compressors", multiple=True, metavar="NAME",
-              help="Keep only this compressor (repeatable).")
-@click.option("--workload", "workloads", multiple=True, metavar="NAME",
-              help="Keep only this workload (repeatable).")
+@_keep_only("allocator", "; without a suite, run it")
+@_keep_only("frontend", what="front end")
+@_keep_only("compressor")
+@_keep_only("workload")
 @click.option("--set", "sets", multiple=True, metavar="PLUGIN.KEY=VALUE",
               help="Set a plugin option, e.g. --set zsmalloc.chain_size=4 (repeatable).")
 @click.option("--seed", type=int, default=None, help="Override the suite's seed.")
@@ -109,23 +115,48 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
     `timing:` section (or --timing) it also measures store/load latency under pyperf
     (docs/timing.md).
     Finished cases are cached; -j / --executor run them in parallel (docs/scale.md)."""
-    from zbench.run.executors import Execution
-    from zbench.run.resume import OutLock, begin_run
-    from zbench.run.watchdog import case_timeout as timeout_of
-    from zbench.run.watchdog import stop_on_signals
-
     registry = get_registry()
+    execution = _execution(registry, jobs, executor, scheduler, no_cache, case_timeout)
+    if resume and no_cache:
+        raise UserError("--resume: needs the case cache (drop --no-cache)")
+    set_map = _plugin_sets(sets)
+    if suite is not None:
+        from zbench.run.suite import load_suite
+
+        s, base = load_suite(suite)
+        where = str(suite)
+    else:
+        s = _adhoc_suite(registry, dumps, allocators, frontends, compressors, workloads,
+                         set_map)
+        base, where = Path.cwd(), "command line"
+    from zbench.run.runner import Narrowing
+
+    n = Narrowing(dumps=[str(Path(d).resolve()) for d in dumps],
+                  names={"allocator": list(allocators), "frontend": list(frontends),
+                         "compressor": list(compressors), "workload": list(workloads)},
+                  sets=set_map, verify=verify, seed=seed)
+    plan, s = _plan(s, base, where, registry, n, suite is None, timing, preset)
+    results, out_dir = _run_in(s, plan, registry, execution, out_dir, resume, preset)
+    _print_run(results, out_dir / "results.json", out_dir / "report.md", as_json, wide)
+
+
+def _execution(registry: Any, jobs: int | None, executor: str, scheduler: str | None,
+               no_cache: bool, case_timeout: float | None) -> Any:
+    """Where and how the deterministic cases run, checked before anything else."""
+    from zbench.run.executors import Execution
+    from zbench.run.watchdog import case_timeout as timeout_of
+
     # plugins registered in this process only (tests) cannot be rebuilt by a worker
     local = any(p.dist == "(local)" for p in registry.plugins)
     execution = Execution(jobs, executor, scheduler, cache=not no_cache, isolate=not local,
-                          contain=True,
-                          timeout=timeout_of(case_timeout))
+                          contain=True, timeout=timeout_of(case_timeout))
     execution.check()
-    if resume and no_cache:
-        raise UserError("--resume: needs the case cache (drop --no-cache)")
+    return execution
+
+
+def _plugin_sets(sets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``--set PLUGIN.KEY=VALUE`` flags as ``{plugin: {key: value}}``."""
     from zbench.api.options import parse_assignments
-    from zbench.run.runner import Narrowing, adhoc_frontend, check_not_all_skipped, expand, narrow
-    from zbench.run.suite import load_suite, parse_suite
 
     set_map: dict[str, dict[str, Any]] = {}
     for key, value in parse_assignments(sets).items():
@@ -133,31 +164,44 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
         if not dot or not opt:
             raise UserError(f"--set {key}={value}: expected PLUGIN.KEY=VALUE")
         set_map.setdefault(plugin, {})[opt] = value
-    if suite is not None:
-        s, base = load_suite(suite)
-        where = str(suite)
-    else:
-        if not dumps and not REPO_DEFAULT_DUMP.exists():
-            raise UserError("--dump: no dump given and no shipped default dump found")
-        fe_names = list(frontends)
-        if not fe_names:  # zram, unless it cannot drive the allocators asked for
-            fe, note = adhoc_frontend(registry, list(allocators) or ["zsmalloc"], set_map)
-            fe_names = [fe]
-            if note:
-                click.echo(note, err=True)
-        s = parse_suite({
-            "name": "adhoc",
-            "dumps": [str(REPO_DEFAULT_DUMP)],
-            "compressors": list(compressors) or ["lz4"],
-            "frontends": fe_names,
-            "allocators": list(allocators) or ["zsmalloc"],
-            "workloads": list(workloads) or ["fill"],
-        }, "command line")
-        base, where = Path.cwd(), "command line"
-    n = Narrowing(dumps=[str(Path(d).resolve()) for d in dumps],
-                  names={"allocator": list(allocators), "frontend": list(frontends),
-                         "compressor": list(compressors), "workload": list(workloads)},
-                  sets=set_map, verify=verify, seed=seed)
+    return set_map
+
+
+def _adhoc_suite(registry: Any, dumps: tuple[str, ...], allocators: tuple[str, ...],
+                 frontends: tuple[str, ...], compressors: tuple[str, ...],
+                 workloads: tuple[str, ...], set_map: dict[str, dict[str, Any]]) -> Any:
+    """The suite of a run without SUITE: the shipped dump and, where the flags name none,
+    the compressor, allocator and workload that declare themselves the default
+    (``adhoc_default``), behind the front end the run layer picks for the allocators (a
+    note on stderr when it is not its default)."""
+    from zbench.run.runner import adhoc_default, adhoc_frontend
+    from zbench.run.suite import parse_suite
+
+    if not dumps and not REPO_DEFAULT_DUMP.exists():
+        raise UserError("--dump: no dump given and no shipped default dump found")
+    alloc_names = list(allocators) or [adhoc_default(registry, "allocator")]
+    fe_names = list(frontends)
+    if not fe_names:
+        fe, note = adhoc_frontend(registry, alloc_names, set_map)
+        fe_names = [fe]
+        if note:
+            click.echo(note, err=True)
+    return parse_suite({
+        "name": "adhoc",
+        "dumps": [str(REPO_DEFAULT_DUMP)],
+        "compressors": list(compressors) or [adhoc_default(registry, "compressor")],
+        "frontends": fe_names,
+        "allocators": alloc_names,
+        "workloads": list(workloads) or [adhoc_default(registry, "workload")],
+    }, "command line")
+
+
+def _plan(s: Any, base: Path, where: str, registry: Any, n: Any, adhoc: bool,
+          timing: bool | None, preset: str | None) -> tuple[Any, Any]:
+    """The suite narrowed by the flags ``n``, with or without timing, expanded into its
+    cases (and the suite as narrowed); a UserError when no case is left to run."""
+    from zbench.run.runner import check_not_all_skipped, expand, narrow
+
     s = narrow(s, where, n, registry)
     if timing is False:
         s = s.model_copy(update={"timing": None})
@@ -166,12 +210,22 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
 
         s = s.model_copy(update={"timing": TimingSpec()})
     plan = expand(s, base, where, registry)
-    if suite is None or n.filters:
+    if adhoc or n.filters:
         check_not_all_skipped(plan, where, registry)
     if not plan.cases:
         field = "exclude" if s.exclude else "cases"
         raise UserError(f"{where}: {field}: no case left to run (every combination is "
                         "excluded or narrowed away)")
+    return plan, s
+
+
+def _run_in(s: Any, plan: Any, registry: Any, execution: Any, out_dir: Path | None,
+            resume: bool, preset: str | None) -> tuple[dict[str, Any], Path]:
+    """Run the plan in its output folder (new, or resumed), under the folder lock and
+    with signals stopping it cleanly; the results and the folder."""
+    from zbench.run.resume import OutLock, begin_run
+    from zbench.run.watchdog import stop_on_signals
+
     lock = OutLock(Path("."))
     with stop_on_signals() as stopped:
         try:
@@ -181,8 +235,7 @@ def run(suite: Path | None, dumps: tuple[str, ...], allocators: tuple[str, ...],
             results = _run_and_write(s, plan, registry, execution, out_dir, preset)
         finally:
             lock.release()
-    res_path, rep_path = out_dir / "results.json", out_dir / "report.md"
-    _print_run(results, res_path, rep_path, as_json, wide)
+    return results, out_dir
 
 
 def _run_and_write(s: Any, plan: Any, registry: Any, execution: Any, out_dir: Path,
@@ -299,34 +352,35 @@ def inspect(name: str, sets: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 @click.option("--markdown", is_flag=True, help="Print the Markdown reference table.")
 def metrics(markdown: bool) -> None:
-    """Describe every metric zbench reports (name, unit, meaning)."""
-    from zbench.api.metrics import METRICS, markdown_table
+    """Describe every metric zbench reports (name, unit, meaning): the core's and those of
+    the installed plugins."""
+    from zbench.api.metrics import markdown_table
 
+    defs = get_registry().metrics()
     if markdown:
-        click.echo(markdown_table(), nl=False)
+        click.echo(markdown_table(defs), nl=False)
         return
-    click.echo(tabulate([[m.name, m.unit, m.better or "", m.kind, m.meaning] for m in METRICS],
+    click.echo(tabulate([[m.name, m.unit, m.better or "", m.kind, m.meaning] for m in defs],
                         headers=["metric", "unit", "better", "kind", "meaning"]))
 
 
-#: Commands that live in their own modules: (module, attribute, command name).
+#: Commands that live in their own modules: command name -> "module:attribute".
 #: Each module keeps its command thin and its logic importable.
-CORE_COMMANDS: list[tuple[str, str, str]] = [
-    ("zbench.cli.dumpcli", "dump_group", "dump"),
-    ("zbench.cli.dumpcli", "capture_cmd", "capture"),
-    ("zbench.cli.scaffold", "new_plugin_cmd", "new-plugin"),
-    ("zbench.report.compare", "compare_cmd", "compare"),
-    ("zbench.report.baseline", "baseline_cmd", "baseline"),
-    ("zbench.report.render", "report_cmd", "report"),
-    ("zbench.cli.suitescli", "suites_cmd", "suites"),
-]
+CORE_COMMANDS: dict[str, str] = {
+    "dump": "zbench.cli.dumpcli:dump_group", "capture": "zbench.cli.dumpcli:capture_cmd",
+    "new-plugin": "zbench.cli.scaffold:new_plugin_cmd",
+    "compare": "zbench.report.compare:compare_cmd",
+    "baseline": "zbench.report.baseline:baseline_cmd",
+    "report": "zbench.report.render:report_cmd", "suites": "zbench.cli.suitescli:suites_cmd",
+}
 
 
 def _add_dump_commands() -> None:
     """Add the commands of :data:`CORE_COMMANDS` to the group (idempotent)."""
     import importlib
 
-    for module, attr, name in CORE_COMMANDS:
+    for name, ref in CORE_COMMANDS.items():
+        module, attr = ref.split(":")
         if name not in cli.commands:
             cli.add_command(getattr(importlib.import_module(module), attr), name)
 

@@ -1,4 +1,4 @@
-"""``zbench new-plugin NAME --kind allocator|workload|compressor [--dir DIR]``.
+"""``zbench new-plugin NAME --kind allocator|frontend|workload|compressor [--dir DIR]``.
 
 Writes a package that installs and passes its tests as generated: ``pyproject.toml`` with
 the ``zbench`` entry point, the plugin module, tests built on :mod:`zbench.testing`'s
@@ -17,22 +17,25 @@ import click
 from zbench.api.errors import UserError
 from zbench.api.safeio import write_atomic
 
-KINDS = ("allocator", "workload", "compressor")
+KINDS = ("allocator", "frontend", "workload", "compressor")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 
 SUMMARY = {
     "allocator": "A compressed-memory allocator model",
+    "frontend": "A compressed-memory front end (the layer of zram or zswap)",
     "workload": "A swap workload",
     "compressor": "A page compressor",
 }
 CONTRACT = {
     "allocator": "zbench.testing.AllocatorContract",
+    "frontend": "zbench.testing.FrontEndContract",
     "workload": "zbench.testing.WorkloadContract",
     "compressor": "zbench.testing.CompressorContract",
 }
 RUN_EXAMPLE = {
     "allocator": "zbench run --allocator {name} --allocator zsmalloc --frontend zswap --verify",
+    "frontend": "zbench run --frontend {name} --frontend zswap --allocator zsmalloc --verify",
     "workload": "zbench run --workload {name} --verify",
     "compressor": "zbench run --compressor {name} --compressor lz4 --verify",
 }

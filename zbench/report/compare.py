@@ -7,6 +7,12 @@ gets worse; one without a direction is only reported, unless ``--fail-on`` names
 it.  With ``--strict`` (CI against a committed baseline) every change fails
 unless a threshold allows it, and so do cases that appear or disappear.
 
+Metric definitions come from the core and the installed plugins
+(:meth:`zbench.api.registry.Registry.metrics`).  A metric whose definition is not
+installed (its plugin is missing here) is compared as a deterministic metric without a
+direction: exactly, reported when it changes, failing under ``--strict`` or a
+``--fail-on`` naming it; it is listed after the defined metrics.
+
 Timings (``results["timing"]``) fail only when Welch's t-test on the pyperf
 values finds the change significant *and* it is past the threshold (default
 +10 %); a percentile (p50 / p90 / p99, from separate per-operation passes) counts
@@ -29,7 +35,8 @@ import click
 from tabulate import tabulate
 
 from zbench.api.errors import UserError
-from zbench.api.metrics import BY_NAME
+from zbench.api.metrics import MetricDef
+from zbench.api.registry import get_registry
 from zbench.api.significance import ALPHA, welch_p
 from zbench.run.results import load_results
 
@@ -185,8 +192,8 @@ def compare_results(base: dict[str, Any], new: dict[str, Any],
         if bc.get("skipped") or nc.get("skipped"):
             if not (bc.get("skipped") and nc.get("skipped")):
                 which = "BASE" if bc.get("skipped") else "NEW"
-                why = bc.get("skipped") or nc.get("skipped")
-                cmp.warnings.append(f"{cid}: skipped in {which} ({why}); not compared")
+                reason = bc.get("skipped") or nc.get("skipped")
+                cmp.warnings.append(f"{cid}: skipped in {which} ({reason}); not compared")
             continue
         cmp.cases += 1
         before = len(cmp.rows)
@@ -205,6 +212,11 @@ def compare_results(base: dict[str, Any], new: dict[str, Any],
     return cmp
 
 
+def defined_metrics() -> dict[str, MetricDef]:
+    """Name -> definition of every metric the core and the installed plugins define."""
+    return {d.name: d for d in get_registry().metrics()}
+
+
 def _failure(rec: Any) -> str:
     if isinstance(rec, dict):
         return f"failed: {rec.get('kind', '?')}: {rec.get('reason', '?')}"
@@ -217,8 +229,10 @@ def _compare_metrics(cid: str, bm: dict[str, Any], nm: Any,
     if not isinstance(nm, dict):  # only a library caller can get here: read() checks it
         cmp.rows.append(Row("case", cid, "metrics", "present", _fmt(nm), "no metrics", True))
         return
-    for metric in sorted(bm.keys() | nm.keys(), key=lambda k: (k not in BY_NAME, k)):
-        b, n = bm.get(metric), nm.get(metric)
+    defs = defined_metrics()
+    for metric in sorted(bm.keys() | nm.keys(), key=lambda k: (k not in defs, k)):
+        b: Any = bm.get(metric)
+        n: Any = nm.get(metric)
         if metric not in nm:
             cmp.rows.append(Row("case", cid, metric, b, None, "missing in NEW", True))
             continue
@@ -233,7 +247,7 @@ def _compare_metrics(cid: str, bm: dict[str, Any], nm: Any,
         if not (_finite(b) and _finite(n)):
             cmp.rows.append(Row("case", cid, metric, b, n, "changed", strict))
             continue
-        better = (d := BY_NAME.get(metric)) and d.better or ""
+        better = (d := defs.get(metric)) and d.better or ""
         delta = n - b
         worse = delta if better == "lower" else -delta if better == "higher" else abs(delta)
         if strict:
@@ -260,6 +274,7 @@ def _compare_timing(base: dict[str, Any], new: dict[str, Any],
     nt = {k: v for k, v in _by_id(new.get("timing", [])).items() if _timed(v)}
     if bt and not nt:
         cmp.warnings.append("BASE has timings and NEW has none: timings not compared")
+    defs = defined_metrics()
     for tid, br in bt.items():
         nr = nt.get(tid)
         if nr is None:
@@ -271,7 +286,7 @@ def _compare_timing(base: dict[str, Any], new: dict[str, Any],
                                (nr.get(op) or {}).get("values_ns") or []) for op in OPS}
         bm, nm = timing_metrics(br), timing_metrics(nr)
         for metric in sorted(bm.keys() & nm.keys()):
-            d = BY_NAME.get(metric)
+            d = defs.get(metric)
             if d is None or not d.better:
                 continue
             cmp.timing_values += 1
@@ -420,7 +435,7 @@ def compare_cmd(base: Path, new: Path, fail_on: tuple[str, ...], strict: bool,
     """Compare two runs (results.json files or run directories): exit 0 when NEW has no
     regression against BASE, 1 when it has, 2 on bad input."""
     b, n = read(base), read(new)
-    known = set(BY_NAME)
+    known = set(defined_metrics())
     for data in (b, n):
         for c in data["cases"]:
             known.update(c.get("metrics") or {})

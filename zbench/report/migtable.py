@@ -1,7 +1,9 @@
 """The migratability table (terminal and report.md) from a results mapping.
 
 One row per case that ran migration experiments (the ``migrate`` workload); the
-rules each allocator's migration follows are listed under the table.
+rules each allocator's migration follows are listed under the table.  The core's
+columns come first, then those plugins add (``ReportTable.migration_columns``, e.g. a
+front end's LRU reclaim), each with its phrase in the legend.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-#: (metric, column header); "—": the case did not measure it.
+from zbench.report.sections import migration_columns, migration_explains
+
+#: The core's (metric, column header); "—": the case did not measure it.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("migrate_success_pct", "migr %"),
     ("migrate_objects_per_page", "objs/pg"),
@@ -23,10 +27,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("evac_pinned_frames", "pinned"),
     ("pageblocks_mixed", "mixed blk"),
     ("compact_pages_per_mib", "cmp pg/MiB"),
-    ("reclaim_written_back_per_page", "wb/pg"),
-    ("reclaim_decompressed_per_page", "decomp/pg"),
-    ("aspace_multi_offset_pages", "multi-off"),
-    ("aspace_crossing_objects", "crossing"),
 )
 
 EXPLAIN = (
@@ -37,11 +37,21 @@ EXPLAIN = (
     "first waited for an unmap; `evac %`: pageblocks emptied as CMA would (`pool blk %`: of "
     "those holding pool pages); `pinned`: pool pages that refused isolation; `mixed blk`: "
     "pageblocks holding movable and unmovable pages; `cmp pg/MiB`: pool pages freed by "
-    "compaction per MiB it moved; `wb/pg`, `decomp/pg`: swap pages written back and objects "
-    "decompressed per pool page reclaimed through the LRU (address_space zswap); "
-    "`multi-off`, `crossing`: pages holding several offsets and objects crossing a page, "
-    "the breaks of the address_space's one-index-per-page invariant; `—`: not measured."
+    "compaction per MiB it moved"
 )
+NOT_MEASURED = "`—`: not measured."
+
+
+def columns() -> list[tuple[str, str]]:
+    """The table's metric columns: :data:`COLUMNS`, then the plugins'."""
+    return [*COLUMNS, *migration_columns()]
+
+
+def explain(results: dict[str, Any]) -> str:
+    """What the columns mean: :data:`EXPLAIN` (with the share of objects mapped during
+    the loaded pass), the plugins' phrases, then what "—" means."""
+    return "; ".join([EXPLAIN.format(mapped=mapped_share(results)), *migration_explains(),
+                      NOT_MEASURED])
 
 
 def _cell(value: Any) -> Any:
@@ -53,7 +63,8 @@ def _cell(value: Any) -> Any:
 
 
 def migratability_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    headers = ["allocator", "front end", "compressor", *[h for _, h in COLUMNS], "evac ms"]
+    cols = columns()
+    headers = ["allocator", "front end", "compressor", *[h for _, h in cols], "evac ms"]
     rows = []
     for c in results["cases"]:
         rec = c.get("migration")
@@ -61,7 +72,7 @@ def migratability_rows(results: dict[str, Any]) -> tuple[list[str], list[list[An
             continue
         m = c["metrics"]
         rows.append([c["allocator"]["label"], c["frontend"]["label"], c["compressor"]["label"],
-                     *[_cell(m.get(k)) for k, _ in COLUMNS],
+                     *[_cell(m.get(k)) for k, _ in cols],
                      _cell(rec.get("evacuation_ms"))])
     return headers, rows
 
@@ -102,5 +113,5 @@ def migratability_text(results: dict[str, Any], fmt: str = "simple") -> str | No
     bullet = "- " if fmt == "github" else "  "
     lines = [table, "", "Migration rules followed:"]
     lines += [f"{bullet}{line}" for line in rules_lines(results)]
-    lines += ["", EXPLAIN.format(mapped=mapped_share(results))]
+    lines += ["", explain(results)]
     return "\n".join(lines)

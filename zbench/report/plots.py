@@ -95,16 +95,22 @@ def _series_label(c: dict[str, Any], *, workload: bool = False) -> str:
     return " / ".join(parts)
 
 
+def _grouped(results: dict[str, Any], having: str, by: str) -> dict[str, list[dict[str, Any]]]:
+    """The cases that ran and hold ``having``, by the label of their ``by`` part, in order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for c in _ran(results):
+        if c.get(having):
+            out.setdefault(c[by]["label"], []).append(c)
+    return out
+
+
 def _ran(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in results.get("cases", []) if not c.get("skipped") and c.get("metrics")]
 
 
 def pool_pages_plot(results: dict[str, Any]) -> Plot | None:
     """Pool pages at the end of each workload phase, one panel per workload."""
-    by_wl: dict[str, list[dict[str, Any]]] = {}
-    for c in _ran(results):
-        if c.get("phases"):
-            by_wl.setdefault(c["workload"]["label"], []).append(c)
+    by_wl = _grouped(results, "phases", "workload")
     if not by_wl:
         return None
     fig, axes = _figure(len(by_wl))
@@ -150,9 +156,14 @@ def _boundaries(results: dict[str, Any]) -> dict[str, tuple[list[int], int | Non
     return out
 
 
+#: What a ``distributions`` entry needs for its plot (results.json as ``zbench run`` writes).
+_DIST_KEYS = {"dump", "compressor", "pages", "bucket_bytes", "counts"}
+
+
 def size_histogram_plot(results: dict[str, Any]) -> Plot | None:
     """The dump's compressed page sizes, with the size-class boundaries over them."""
-    dists = results.get("distributions") or []
+    dists = [d for d in results.get("distributions") or []
+             if isinstance(d, dict) and _DIST_KEYS <= d.keys()]  # the schema checks fewer
     if not dists:
         return None
     bounds = _boundaries(results)
@@ -182,10 +193,7 @@ def size_histogram_plot(results: dict[str, Any]) -> Plot | None:
 
 def class_utilisation_plot(results: dict[str, Any]) -> Plot | None:
     """Objects in use / objects allocated per size class, at the end of each case."""
-    by_alloc: dict[str, list[dict[str, Any]]] = {}
-    for c in _ran(results):
-        if c.get("classes"):
-            by_alloc.setdefault(c["allocator"]["label"], []).append(c)
+    by_alloc = _grouped(results, "classes", "allocator")
     if not by_alloc:
         return None
     fig, axes = _figure(len(by_alloc), cols=1, size=(11.0, 3.6))

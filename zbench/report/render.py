@@ -2,9 +2,9 @@
 
 Markdown (default): ``report.md`` plus ``plots/*.png`` in the output directory
 (default: beside RESULTS).  ``--html``: one self-contained ``report.html``, the
-plots inlined as base64 PNG, no external resources.  Both hold the same sections:
-:data:`SECTIONS` builds them in the order and with the titles of report.md
-(:func:`zbench.report.tables.report_markdown`).  matplotlib is imported only here
+plots inlined as base64 PNG, no external resources.  Both hold the same sections,
+in the order of :data:`zbench.report.tables.SECTIONS` (re-exported here), which the
+terminal follows too.  matplotlib is imported only here
 (:mod:`zbench.report.plots`), never by ``zbench run``.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ import click
 
 from zbench.api.errors import UserError
 from zbench.api.safeio import PUBLIC, write_atomic
-from zbench.report.tables import report_markdown
+from zbench.report.tables import SECTIONS, Section, report_markdown, report_sections
+from zbench.report.text import prose_html
 from zbench.run.results import dumps_json
 
 _CSS = """
@@ -45,146 +45,12 @@ img { max-width: 100%; }
 """
 
 
+__all__ = ["SECTIONS", "Section", "render_html", "report_cmd", "report_sections",
+           "write_markdown", "write_run"]
+
+
 def _results_path(path: Path) -> Path:
     return path / "results.json" if path.is_dir() else path
-
-
-#: (title, body, note): one section of the report; ``body`` is in the requested format
-#: (a tabulate format: ``github`` for report.md, ``html`` here), ``note`` is prose in which
-#: `backticks` mark names.
-Section = tuple[str, str, str]
-Builder = Callable[[dict[str, Any], str], list[Section]]
-
-ALLOCATORS_NOTE = ("Pool pages after the workload (effective ratio = original bytes / pool "
-                   "bytes); the kernel's own zram front end where the allocator brings one. "
-                   "`↳ stored` / `↳ rejected` / `↳ written back`: the pages the allocators "
-                   "stored, that zswap rejected and that it wrote back, where they differ.")
-FRAGMENTATION_NOTE = ("Sizes in KiB; `eff. ratio` = original bytes / pool bytes; `alloc eff %` = "
-                      "compressed bytes / pool bytes.")
-ZSWAP_NOTE = "`—`: the counter does not exist in that kernel version."
-MIGRATABILITY_NOTE = ("Page migration, evacuation of pageblocks, compaction and LRU reclaim "
-                      "after the `migrate` workload (docs/migration.md).")
-
-
-def _items(lines: list[str], fmt: str) -> str:
-    """A bullet list: Markdown, or HTML (``lines`` are prose with `backticks`)."""
-    if fmt != "html":
-        return "\n".join(f"- {line}" for line in lines)
-    return "<ul>" + "".join(f"<li>{_prose(line)}</li>" for line in lines) + "</ul>"
-
-
-def _failed(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.tables import FAILED_NOTE, failed_table
-
-    ft = failed_table(results, fmt)
-    return [("Failed cases", ft, FAILED_NOTE)] if ft else []
-
-
-def _side_by_side(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.tables import comparison_table
-
-    ct = comparison_table(results, fmt)
-    return [("Allocators side by side", ct, ALLOCATORS_NOTE)] if ct else []
-
-
-def _fragmentation(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.tables import fragmentation_table
-
-    return [("Fragmentation", fragmentation_table(results, fmt), FRAGMENTATION_NOTE)]
-
-
-def _latency(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
-
-    lt = latency_table(results, fmt)
-    return [(LATENCY_TITLE, lt, LATENCY_NOTE)] if lt else []
-
-
-def _reporters(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.sections import sections
-
-    out = sections(results, fmt)
-    if fmt == "html":  # "failed: ..." / "(not rendered: ...)" are text, not markup
-        out = [(t, body if body.lstrip().startswith("<") else f"<p>{html.escape(body)}</p>", n)
-               for t, body, n in out]
-    return out
-
-
-def _zswap(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.tables import zswap_table
-
-    zt = zswap_table(results, fmt)
-    return [("zswap counters", zt, ZSWAP_NOTE)] if zt else []
-
-
-def _migratability(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.migtable import (
-        EXPLAIN,
-        mapped_share,
-        migratability_table,
-        migratability_text,
-    )
-
-    if fmt != "html":
-        text = migratability_text(results, fmt)
-        return [("Migratability", f"{MIGRATABILITY_NOTE}\n\n{text}", "")] if text else []
-    from zbench.report.migtable import rules_lines
-
-    table = migratability_table(results, fmt)
-    if table is None:
-        return []
-    body = (f"<p class=\"note\">{_prose(MIGRATABILITY_NOTE)}</p>{table}"
-            f"<p class=\"note\">Migration rules followed:</p>{_items(rules_lines(results), fmt)}")
-    return [("Migratability", body, EXPLAIN.format(mapped=mapped_share(results)))]
-
-
-def _models(results: dict[str, Any], fmt: str) -> list[Section]:
-    from zbench.report.tables import models_table
-
-    return [("Models", models_table(results, fmt), "")]
-
-
-def compressor_lines(results: dict[str, Any]) -> list[str]:
-    """One line per compressor × dump the run used: library, dump name, pages, sha256."""
-    lines, seen = [], set()
-    for c in results["cases"]:
-        key = (c["compressor"]["label"], c["dump"]["sha256"])
-        if (c.get("failed") and "library" not in c["compressor"]) or key in seen:
-            continue
-        seen.add(key)
-        lines.append(f"`{c['compressor']['label']}`: {c['compressor'].get('library', '')}; "
-                     f"dump `{c['dump']['name']}` ({c['dump']['pages']} pages, "
-                     f"sha256 {c['dump']['sha256'][:16]}…)")
-    return lines
-
-
-def _compressors(results: dict[str, Any], fmt: str) -> list[Section]:
-    return [("Compressors and dumps", _items(compressor_lines(results), fmt), "")]
-
-
-def _metrics(results: dict[str, Any], fmt: str) -> list[Section]:
-    from tabulate import tabulate
-
-    from zbench.api.metrics import METRICS, markdown_table
-
-    if fmt != "html":
-        return [("Metrics", markdown_table(), "")]
-    rows = [[d.name, d.unit, d.meaning, d.better or "—", d.kind, d.source or "—"]
-            for d in METRICS]
-    table = tabulate(rows, headers=["metric", "unit", "meaning", "better", "kind",
-                                    "kernel counter"], tablefmt="html", disable_numparse=True)
-    return [("Metrics", table, "")]
-
-
-#: Every section of the report in order, the same as report.md's (``tables.report_markdown``).
-SECTIONS: tuple[Builder, ...] = (
-    _failed, _side_by_side, _fragmentation, _latency, _reporters, _zswap, _migratability,
-    _models, _compressors, _metrics)
-
-
-def report_sections(results: dict[str, Any], fmt: str) -> list[Section]:
-    """(title, body, note) of every section the results have, in report order."""
-    return [sec for build in SECTIONS for sec in build(results, fmt)]
 
 
 _NUM_CELL = re.compile(r"<td>(\s*[-+]?\d[\d.,]*\s*(?:%|x|±[^<]*|\([^<]*\))?\s*)</td>")
@@ -202,12 +68,6 @@ def _align(table: str) -> str:
 
 def _anchor(title: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", title.lower())) or "section"
-
-
-def _prose(text: str) -> str:
-    """Escaped HTML of a note; `name` becomes <code>name</code>."""
-    parts = html.escape(text, quote=False).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _meta(results: dict[str, Any]) -> str:
@@ -241,7 +101,7 @@ def render_html(results: dict[str, Any]) -> str:
         ids.add(anchor)
         parts.append(f"<section id=\"{anchor}\"><h2>{html.escape(title)}</h2>"
                      f"<div class=\"scroll\">{_align(body)}</div>")
-        parts += [f"<p class=\"note\">{_prose(line)}</p>"
+        parts += [f"<p class=\"note\">{prose_html(line)}</p>"
                   for line in note.splitlines() if line.strip()]
         parts.append("</section>")
     plots = make_plots(results)

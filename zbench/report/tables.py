@@ -1,214 +1,281 @@
-"""Comparison tables from a results mapping (terminal, report.md)."""
+"""The report's sections, in one order, for the terminal, report.md and the HTML report.
+
+:data:`SECTIONS` lists every section once.  Each :class:`Part` says how the section is
+built for a document (report.md: tabulate ``github``; the HTML report: ``html``) and for
+the terminal (``simple`` tables fitted to :data:`WIDTH` columns, a legend under each);
+a part that has nothing for the results yields no section.  Plugins' report tables
+(:class:`zbench.api.reporter.ReportTable`) have their place in the list, after the
+reporter sections.  The tables themselves come from :mod:`zbench.report.casetables`,
+:mod:`zbench.report.latency`, :mod:`zbench.report.migtable` and
+:mod:`zbench.report.verdict`.
+"""
 
 from __future__ import annotations
 
-import re
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate
 
-from zbench.api.metrics import describe, markdown_table
-from zbench.report.text import WIDTH, blen, wrap
-
-FRAG_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("stored_pages", "stored"),
-    ("same_filled_pages", "same"),
-    ("huge_pages", "huge"),
-    ("compressed_bytes", "compr KiB"),
-    ("pool_pages", "pool pages"),
-    ("effective_ratio", "eff. ratio"),
-    ("allocator_efficiency", "alloc eff %"),
-    ("internal_fragmentation_bytes", "int frag KiB"),
-    ("external_fragmentation_bytes", "ext frag KiB"),
-    ("pages_compacted", "compacted"),
+from zbench.api.metrics import markdown_table
+from zbench.report.casetables import (
+    FAILED_NOTE,
+    FRAG_COLUMNS,
+    SUB,
+    comparison_table,
+    failed_rows,
+    failed_table,
+    fit,
+    fit_text,
+    fragmentation_legend,
+    fragmentation_rows,
+    fragmentation_table,
+    legend,
+    model_rows,
+    models_table,
+    parse_simple,
+    side_by_side,
+    side_legend,
+    side_note,
+    terminal_fragmentation,
+    terminal_models,
+    terminal_side_by_side,
 )
-_KIB = {"compressed_bytes", "internal_fragmentation_bytes", "external_fragmentation_bytes"}
-
-
-def _fmt(name: str, value: Any) -> Any:
-    if value is None:
-        return "—"
-    if name in _KIB:
-        return f"{value / 1024:.1f}"
-    if isinstance(value, float):
-        return f"{value:.3f}" if name.endswith("ratio") else f"{value:.2f}"
-    return value
-
-
-def fragmentation_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    headers = ["allocator", "front end", "compressor", "workload", "dump"]
-    headers += [label for _, label in FRAG_COLUMNS]
-    any_skipped = any(c.get("skipped") or c.get("failed") for c in results["cases"])
-    if any_skipped:
-        headers.append("note")
-    rows = []
-    for c in results["cases"]:
-        row: list[Any] = [c["allocator"]["label"], c["frontend"]["label"],
-                          c["compressor"]["label"], c["workload"]["label"], c["dump"]["name"]]
-        if c.get("skipped"):
-            rows.append(row + ["—"] * len(FRAG_COLUMNS) + [f"skipped: {c['skipped']}"])
-            continue
-        if c.get("failed") or not isinstance(c.get("metrics"), dict):
-            kind = (c.get("failed") or {}).get("kind", "error")
-            rows.append(row + ["—"] * len(FRAG_COLUMNS) + [f"FAILED ({kind})"])
-            continue
-        m = c["metrics"]
-        row += [_fmt(k, m.get(k)) for k, _ in FRAG_COLUMNS]
-        rows.append(row + ([""] if any_skipped else []))
-    return headers, rows
-
-
-#: (label, metric keys summed) of the sub-rows the side-by-side table adds under a row when
-#: they differ between its allocators: pool pages alone mislead when one allocator stored
-#: fewer pages (zswap's pool limit, rejections, writeback).
-SIDE_EXTRA: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("stored", ("stored_pages",)),
-    ("rejected", ("reject_compress_poor", "reject_alloc_fail", "reject_reclaim_fail",
-                  "reject_kmemcache_fail", "reject_compress_fail")),
-    ("written back", ("written_back_pages",)),
+from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
+from zbench.report.migtable import (
+    explain,
+    migratability_rows,
+    migratability_table,
+    migratability_text,
+    rules_lines,
 )
-SUB = "↳ "
+from zbench.report.sections import meaning, metric_defs, sections, table_sections
+from zbench.report.text import WIDTH, bullets, prose_html, wrap
+from zbench.report.verdict import verdict_text
+
+__all__ = [
+    "FAILED_NOTE", "FRAG_COLUMNS", "SECTIONS", "SUB", "WIDTH", "Part", "Section",
+    "comparison_table", "compressor_lines", "failed_rows", "failed_table", "fit", "fit_text",
+    "fragmentation_rows", "fragmentation_table", "model_rows", "models_table", "parse_simple",
+    "report_markdown", "report_sections", "side_by_side", "terminal_report",
+]
+
+#: (title, body, note): one section; in a document ``body`` is in the requested format
+#: and ``note`` is prose in which `backticks` mark names; on the terminal both are text.
+Section = tuple[str, str, str]
+DocBuilder = Callable[[dict[str, Any], str], list[Section]]
+TermBuilder = Callable[[dict[str, Any], int | None], list[Section]]
+
+FRAGMENTATION_NOTE = ("Sizes in KiB; `eff. ratio` = original bytes / pool bytes; `alloc eff %` = "
+                      "compressed bytes / pool bytes.")
+MIGRATABILITY_NOTE = ("Page migration, evacuation of pageblocks, compaction and LRU reclaim "
+                      "after the `migrate` workload (docs/migration.md).")
 
 
-def _sum(m: dict[str, Any], keys: tuple[str, ...]) -> int | None:
-    vals = [m[k] for k in keys if isinstance(m.get(k), int | float)]
-    return int(sum(vals)) if vals else None
+@dataclass(frozen=True)
+class Part:
+    """One section of the report: ``doc`` builds it for report.md and the HTML report,
+    ``terminal`` for ``zbench run`` (``None``: not shown there).  ``terminal_last``: the
+    terminal prints it after every other section (the failed cases, next to the error
+    lines on stderr), where documents print it in its place."""
+
+    name: str
+    doc: DocBuilder | None
+    terminal: TermBuilder | None
+    terminal_last: bool = False
 
 
-def side_by_side(results: dict[str, Any], metric: str = "pool_pages"
-                 ) -> tuple[list[str], list[tuple[tuple[str, ...], dict[str, str]]]]:
-    """Allocator labels, and rows ``((dump, compressor, front end, workload), {allocator:
-    cell})``; under a row, ``↳ stored`` / ``↳ rejected`` / ``↳ written back`` rows when those
-    differ between the allocators of the row."""
-    allocs: list[str] = []
-    rows: dict[tuple[str, ...], dict[str, str]] = {}
-    ok: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
-    for c in results["cases"]:
-        a = c["allocator"]["label"]
-        if a not in allocs:
-            allocs.append(a)
-        fe = "" if c["frontend"]["name"] == c["allocator"]["name"] else c["frontend"]["label"]
-        key = (c["dump"]["name"], c["compressor"]["label"], fe, c["workload"]["label"])
-        if c.get("skipped"):
-            cell = "skipped"
-        elif c.get("failed") or not isinstance(c.get("metrics"), dict):
-            cell = "FAILED"
-        else:
-            m = c["metrics"]
-            cell = f"{m.get(metric)} ({m.get('effective_ratio', 0):.2f}x)"
-            ok.setdefault(key, {})[a] = m
-        rows.setdefault(key, {})[a] = cell
-    out: list[tuple[tuple[str, ...], dict[str, str]]] = []
-    for key, cells in rows.items():
-        out.append((key, cells))
-        present = ok.get(key, {})
-        for label, keys in SIDE_EXTRA:
-            vals = {a: _sum(m, keys) for a, m in present.items()}
-            if len(present) > 1 and len(set(vals.values())) > 1:
-                out.append(((key[0], key[1], key[2], SUB + label),
-                            {a: "—" if v is None else str(v) for a, v in vals.items()}))
-    return allocs, out
+# -- each section, for documents and for the terminal ---------------------------------
+
+def _verdict_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    v = verdict_text(results, width)
+    return [("Verdict: which allocator did best", v, "")] if v else []
 
 
-def comparison_table(results: dict[str, Any], fmt: str = "simple",
-                     metric: str = "pool_pages") -> str | None:
-    """Allocators side by side: one row per (dump, compressor, front end, workload), one
-    column per allocator, cells ``metric`` (pool pages) and effective ratio, with the stored /
-    rejected / written-back pages under it where they differ.  ``None`` when there is only
-    one allocator."""
-    allocs, rows = side_by_side(results, metric)
-    if len(allocs) < 2:
-        return None
-    headers = ["dump", "compressor", "front end", "workload", *allocs]
-    body = [[*k, *(v.get(a, "") for a in allocs)] for k, v in rows]
-    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+def _failed(results: dict[str, Any], fmt: str) -> list[Section]:
+    ft = failed_table(results, fmt)
+    return [("Failed cases", ft, FAILED_NOTE)] if ft else []
 
 
-def fragmentation_table(results: dict[str, Any], fmt: str = "simple") -> str:
-    headers, rows = fragmentation_rows(results)
-    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+def _failed_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    frows = failed_rows(results)
+    if not frows:
+        return []
+    cw = max(len("case"), *(len(r[0]) for r in frows))
+    table = tabulate(frows, headers=["case", "failure", "reason"], tablefmt="simple",
+                     disable_numparse=True,
+                     maxcolwidths=[None, None, max(30, width - cw - 18)] if width else None)
+    return [("Failed cases", table, wrap(FAILED_NOTE, width))]
 
 
-ZSWAP_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("stored_pages", "stored"),
-    ("same_filled_pages", "same"),
-    ("pool_total_size", "pool KiB"),
-    ("pool_limit_hit", "limit hit"),
-    ("written_back_pages", "written back"),
-    ("reject_compress_poor", "rej poor"),
-    ("reject_alloc_fail", "rej alloc"),
-    ("reject_reclaim_fail", "rej reclaim"),
-    ("duplicate_entry", "dup"),
-    ("stored_incompressible_pages", "raw"),
-)
+def _side_by_side(results: dict[str, Any], fmt: str) -> list[Section]:
+    ct = comparison_table(results, fmt)
+    if not ct:
+        return []
+    if fmt == "html":
+        return [("Allocators side by side", ct, side_note(". "))]
+    return [("Allocators side by side", f"{side_note()}\n\n{ct}", "")]
 
 
-def zswap_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
-    """The zswap debugfs counters of every case that ran under zswap (None if none did)."""
-    rows = []
-    for c in results["cases"]:
-        if c["frontend"]["name"] != "zswap" or c.get("skipped") or c.get("failed"):
-            continue
-        m = c["metrics"]
-        row: list[Any] = [c["allocator"]["label"], c["frontend"]["label"],
-                          c["compressor"]["label"], c["workload"]["label"]]
-        for k, _ in ZSWAP_COLUMNS:
-            v = m.get(k)
-            row.append("—" if v is None else (f"{v / 1024:.0f}" if k == "pool_total_size" else v))
-        rows.append(row)
+def _side_by_side_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    ct = terminal_side_by_side(results, width)
+    if not ct:
+        return []
+    return [("Allocators side by side: pool pages (effective ratio)", ct,
+             legend(side_legend(), width))]
+
+
+def _fragmentation(results: dict[str, Any], fmt: str) -> list[Section]:
+    return [("Fragmentation", fragmentation_table(results, fmt), FRAGMENTATION_NOTE)]
+
+
+def _fragmentation_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    return [("Fragmentation (deterministic; sizes in KiB)",
+             terminal_fragmentation(results, width), fragmentation_legend(width))]
+
+
+def _latency(results: dict[str, Any], fmt: str) -> list[Section]:
+    lt = latency_table(results, fmt)
+    return [(LATENCY_TITLE, lt, LATENCY_NOTE)] if lt else []
+
+
+def _latency_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    lt = latency_table(results)
+    if not lt:
+        return []
+    return [(f"{LATENCY_TITLE}: µs per page", fit_text(lt, 4, width),
+             wrap(LATENCY_NOTE.replace("`", ""), width))]
+
+
+def _reporters(results: dict[str, Any], fmt: str) -> list[Section]:
+    out = sections(results, fmt)
+    if fmt == "html":  # "failed: ..." / "(not rendered: ...)" are text, not markup
+        out = [(t, body if body.lstrip().startswith("<") else f"<p>{html.escape(body)}</p>", n)
+               for t, body, n in out]
+    return out
+
+
+def _reporters_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    return [(title, fit_text(table, 2, width), wrap(note, width) if note else "")
+            for title, table, note in sections(results, "simple")]
+
+
+def _plugin_tables(results: dict[str, Any], fmt: str) -> list[Section]:
+    out = []
+    for _cls, title, table, note in table_sections(results, fmt):
+        if fmt == "html" and not table.lstrip().startswith("<"):
+            table = f"<p>{html.escape(table)}</p>"
+        out.append((title, table, note))
+    return out
+
+
+def _plugin_tables_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    out = []
+    for cls, title, table, note in table_sections(results, "simple"):
+        pairs = [(h, meaning(k)) for k, h in cls.columns] + list(cls.legend_extra)
+        out.append((title, fit_text(table, cls.keys, width),
+                    legend(pairs, width) if pairs else wrap(note.replace("`", ""), width)))
+    return out
+
+
+def _migratability(results: dict[str, Any], fmt: str) -> list[Section]:
+    if fmt != "html":
+        text = migratability_text(results, fmt)
+        return [("Migratability", f"{MIGRATABILITY_NOTE}\n\n{text}", "")] if text else []
+    table = migratability_table(results, fmt)
+    if table is None:
+        return []
+    body = (f"<p class=\"note\">{prose_html(MIGRATABILITY_NOTE)}</p>{table}"
+            f"<p class=\"note\">Migration rules followed:</p>"
+            f"{bullets(rules_lines(results), fmt)}")
+    return [("Migratability", body, explain(results))]
+
+
+def _migratability_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    headers, rows = migratability_rows(results)
     if not rows:
-        return None
-    headers = ["allocator", "front end", "compressor", "workload"]
-    headers += [label for _, label in ZSWAP_COLUMNS]
-    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+        return []
+    rules = "\n".join(["Migration rules followed:",
+                       *(wrap("  " + ln, width) for ln in rules_lines(results))])
+    table = fit(headers, rows, 3, width) if width else tabulate(
+        rows, headers=headers, tablefmt="simple", disable_numparse=True)
+    return [("Migratability (deterministic; docs/migration.md)", table,
+             rules + "\n\n" + wrap(explain(results).replace("`", ""), width))]
 
 
-def model_rows(results: dict[str, Any]) -> list[list[str]]:
-    """(label, kernel rules, simplifications) of every model that ran, once each."""
-    seen: dict[tuple[str, str], str] = {}
+def _models(results: dict[str, Any], fmt: str) -> list[Section]:
+    return [("Models", models_table(results, fmt), "")]
+
+
+def _models_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    return [("Models", terminal_models(results, width), "")]
+
+
+def compressor_lines(results: dict[str, Any]) -> list[str]:
+    """One line per compressor × dump the run used: library, dump name, pages, sha256."""
+    lines, seen = [], set()
     for c in results["cases"]:
-        if c.get("skipped") or c.get("failed"):
+        key = (c["compressor"]["label"], c["dump"]["sha256"])
+        if (c.get("failed") and "library" not in c["compressor"]) or key in seen:
             continue
-        for kind in ("allocator", "frontend"):
-            part = c[kind]
-            key = (part["label"], part.get("kernel", ""))
-            seen.setdefault(key, part.get("simplifications", ""))
-    return [[label, kernel, simp] for (label, kernel), simp in seen.items()]
+        seen.add(key)
+        lines.append(f"`{c['compressor']['label']}`: {c['compressor'].get('library', '')}; "
+                     f"dump `{c['dump']['name']}` ({c['dump']['pages']} pages, "
+                     f"sha256 {c['dump']['sha256'][:16]}…)")
+    return lines
 
 
-def models_table(results: dict[str, Any], fmt: str = "simple") -> str:
-    rows = model_rows(results)
-    return tabulate(rows, headers=["model", "kernel rules followed", "simplified"], tablefmt=fmt)
+def _compressors(results: dict[str, Any], fmt: str) -> list[Section]:
+    return [("Compressors and dumps", bullets(compressor_lines(results), fmt), "")]
 
 
-def failed_rows(results: dict[str, Any]) -> list[list[str]]:
-    """(case, kind, reason) of every failed case."""
-    return [["/".join((c["allocator"]["label"], c["frontend"]["label"],
-                       c["compressor"]["label"], c["workload"]["label"], c["dump"]["name"])),
-             str(c["failed"].get("kind", "")), str(c["failed"].get("reason", ""))]
-            for c in results["cases"] if c.get("failed")]
+def _metrics(results: dict[str, Any], fmt: str) -> list[Section]:
+    defs = metric_defs()
+    if fmt != "html":
+        return [("Metrics", markdown_table(defs).rstrip("\n"), "")]
+    rows = [[d.name, d.unit, d.meaning, d.better or "—", d.kind, d.source or "—"]
+            for d in defs]
+    table = tabulate(rows, headers=["metric", "unit", "meaning", "better", "kind",
+                                    "kernel counter"], tablefmt="html", disable_numparse=True)
+    return [("Metrics", table, "")]
 
 
-def failed_table(results: dict[str, Any], fmt: str = "simple") -> str | None:
-    """The failed cases with the kind of failure and its reason (None when none failed)."""
-    rows = failed_rows(results)
-    if not rows:
-        return None
-    return tabulate(rows, headers=["case", "failure", "reason"], tablefmt=fmt,
-                    disable_numparse=True)
+#: Every section of the report, in order.
+SECTIONS: tuple[Part, ...] = (
+    Part("verdict", None, _verdict_term),
+    Part("failed", _failed, _failed_term, terminal_last=True),
+    Part("side by side", _side_by_side, _side_by_side_term),
+    Part("fragmentation", _fragmentation, _fragmentation_term),
+    Part("latency", _latency, _latency_term),
+    Part("reporters", _reporters, _reporters_term),
+    Part("plugin tables", _plugin_tables, _plugin_tables_term),
+    Part("migratability", _migratability, _migratability_term),
+    Part("models", _models, _models_term),
+    Part("compressors", _compressors, None),
+    Part("metrics", _metrics, None),
+)
 
 
-FAILED_NOTE = ("error: the case raised; timeout: it ran longer than the case timeout and was "
-               "killed; verify: a load returned other bytes than were stored; invariant: its "
-               "metrics are inconsistent (docs/scale.md).")
+def report_sections(results: dict[str, Any], fmt: str) -> list[Section]:
+    """(title, body, note) of every document section the results have, in report order
+    (``fmt``: ``github`` for report.md, ``html`` for the HTML report)."""
+    return [sec for part in SECTIONS if part.doc for sec in part.doc(results, fmt)]
 
 
-def report_markdown(results: dict[str, Any]) -> str:
+def terminal_sections(results: dict[str, Any], width: int | None) -> list[Section]:
+    """(title, body, legend) of every terminal section, in terminal order."""
+    parts = [p for p in SECTIONS if p.terminal and not p.terminal_last]
+    parts += [p for p in SECTIONS if p.terminal and p.terminal_last]
+    return [sec for part in parts if part.terminal for sec in part.terminal(results, width)]
+
+
+def _header(results: dict[str, Any]) -> list[str]:
     env = results["environment"]
-    suite = results["suite"]
     git = env.get("git") or {}
-    lines = [
-        f"# zbench report: {suite.get('name', '')}",
+    return [
+        f"# zbench report: {results['suite'].get('name', '')}",
         "",
         f"zbench {env['zbench_version']}, Python {env['python']}, kernel {env['kernel']}, "
         f"{env['cpu_model']} ({env['cpu_count']} CPUs), {env['date']}"
@@ -216,268 +283,23 @@ def report_markdown(results: dict[str, Any]) -> str:
            if git.get("commit") else ""),
         "",
     ]
-    ft = failed_table(results, "github")
-    if ft:
-        lines += ["## Failed cases", "", ft, "", FAILED_NOTE, ""]
-    ct = comparison_table(results, "github")
-    if ct:
-        lines += ["## Allocators side by side", "",
-                  "Pool pages after the workload (effective ratio = original bytes / pool "
-                  "bytes); the kernel's own zram front end where the allocator brings one; "
-                  "`↳ stored` / `↳ rejected` / `↳ written back`: the pages the allocators "
-                  "stored, that zswap rejected and that it wrote back, where they differ.",
-                  "", ct, ""]
-    lines += [
-        "## Fragmentation",
-        "",
-        fragmentation_table(results, "github"),
-        "",
-        "Sizes in KiB; `eff. ratio` = original bytes / pool bytes; `alloc eff %` = "
-        "compressed bytes / pool bytes.",
-        "",
-    ]
-    from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
 
-    lt = latency_table(results, "github")
-    if lt:
-        lines += [f"## {LATENCY_TITLE}", "", lt, "", LATENCY_NOTE, ""]
-    from zbench.report.sections import sections
 
-    for title, table, note in sections(results, "github"):
-        lines += [f"## {title}", "", table, ""] + ([note, ""] if note else [])
-    zt = zswap_table(results, "github")
-    if zt:
-        lines += ["## zswap counters", "", zt, "",
-                  "`—`: the counter does not exist in that kernel version.", ""]
-    from zbench.report.migtable import migratability_text
-
-    mt = migratability_text(results, "github")
-    if mt:
-        lines += ["## Migratability", "",
-                  "Page migration, evacuation of pageblocks, compaction and LRU reclaim after "
-                  "the `migrate` workload (docs/migration.md).", "", mt, ""]
-    lines += [
-        "## Models",
-        "",
-        models_table(results, "github"),
-        "",
-        "## Compressors and dumps",
-        "",
-    ]
-    seen = set()
-    for c in results["cases"]:
-        key = (c["compressor"]["label"], c["dump"]["sha256"])
-        if c.get("failed") and "library" not in c["compressor"]:
-            continue
-        if key in seen:
-            continue
-        seen.add(key)
-        lines.append(f"- `{c['compressor']['label']}`: {c['compressor'].get('library', '')}; "
-                     f"dump `{c['dump']['name']}` ({c['dump']['pages']} pages, "
-                     f"sha256 {c['dump']['sha256'][:16]}…)")
-    lines += ["", "## Metrics", "", markdown_table()]
+def report_markdown(results: dict[str, Any]) -> str:
+    """report.md: the run's header, then every section of :data:`SECTIONS`."""
+    lines = _header(results)
+    for title, body, note in report_sections(results, "github"):
+        lines += [f"## {title}", "", *([body] if body else []), ""]
+        lines += [note, ""] if note else []
     return "\n".join(lines)
-
-
-# --- the terminal: every table within WIDTH columns, a legend under each -----------------
-
-def parse_simple(text: str) -> tuple[list[str], list[list[str]]] | None:
-    """Headers and rows of a tabulate ``simple`` table (one line a row), read back by the
-    column spans of its dashed rule; ``None`` when ``text`` is not one."""
-    lines = text.splitlines()
-    if len(lines) < 2 or not re.fullmatch(r"-+( +-+)*", lines[1]):
-        return None
-    spans = [m.span() for m in re.finditer(r"-+", lines[1])]
-    spans[-1] = (spans[-1][0], 1 << 30)
-
-    def cells(line: str) -> list[str]:
-        return [line[a:b].strip() for a, b in spans]
-
-    return cells(lines[0]), [cells(ln) for ln in lines[2:] if ln.strip()]
-
-
-def fit(headers: list[str], rows: list[list[Any]], keys: int, width: int | None = WIDTH
-        ) -> str:
-    """``rows`` as tabulate ``simple`` tables no wider than ``width``: key columns (the
-    first ``keys``) that hold one value in every row become a caption line, and the other
-    columns are split over as many tables as needed, each repeating the key columns."""
-    if width is None or not rows:
-        return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
-    cols = list(range(len(headers)))
-    caption = []
-    for i in range(keys):
-        vals = {str(r[i]) for r in rows}
-        if len(vals) == 1 and len(rows) > 1 and keys > 1:
-            caption.append(f"{headers[i]}: {vals.pop()}")
-            cols.remove(i)
-    empty = [i for i in cols if i >= keys and all(str(r[i]) in ("—", "") for r in rows)]
-    if empty:
-        caption.append("not measured here: " + ", ".join(str(headers[i]) for i in empty))
-        cols = [i for i in cols if i not in empty]
-    key_cols = [i for i in cols if i < keys]
-
-    def w(i: int) -> int:
-        """Bytes the column takes: tabulate pads headers by 2 and puts 2 spaces between
-        columns; a cell of multi-byte characters takes more bytes than columns."""
-        cells = [str(headers[i]), *(str(r[i]) for r in rows)]
-        chars = max(len(cells[0]) + 2, *(len(c) for c in cells[1:]))
-        return chars + max(blen(c) - len(c) for c in cells) + 2
-
-    groups: list[list[int]] = []
-    used = sum(w(i) for i in key_cols)
-    for i in (i for i in cols if i >= keys):
-        if not groups or used + w(i) - 2 > width:
-            groups.append([])
-            used = sum(w(k) for k in key_cols)
-        groups[-1].append(i)
-        used += w(i)
-    parts = []
-    for g in groups or [[]]:
-        sel = key_cols + g
-        parts.append(tabulate([[r[i] for i in sel] for r in rows],
-                              headers=[headers[i] for i in sel], tablefmt="simple",
-                              disable_numparse=True))
-    text = "\n\n".join(parts)
-    return "; ".join(caption) + "\n" + text if caption else text
-
-
-def fit_text(text: str, keys: int, width: int | None = WIDTH) -> str:
-    """Every tabulate ``simple`` table inside ``text`` fitted (:func:`fit`), prose wrapped."""
-    if width is None:
-        return text
-    out: list[str] = []
-    blocks = text.split("\n\n")
-    for block in blocks:
-        parsed = parse_simple(block)
-        out.append(fit(*parsed, keys, width) if parsed else wrap(block, width))
-    return "\n\n".join(out)
-
-
-def legend(pairs: list[tuple[str, str]], width: int | None = WIDTH) -> str:
-    """``label: meaning; ...``, wrapped."""
-    return wrap("; ".join(f"{label}: {meaning}" for label, meaning in pairs) + ".", width)
-
-
-def _meaning(name: str) -> str:
-    d = describe(name)
-    return d.meaning if d else name
-
-
-def terminal_side_by_side(results: dict[str, Any], width: int | None = WIDTH) -> str | None:
-    """The side-by-side table, one table per front end with the allocators that ran
-    behind it (``--wide``: one table, as in report.md)."""
-    if width is None:
-        return comparison_table(results)
-    allocs, rows = side_by_side(results)
-    if len(allocs) < 2:
-        return None
-    by_fe: dict[str, list[tuple[tuple[str, ...], dict[str, str]]]] = {}
-    for key, cells in rows:
-        by_fe.setdefault(key[2], []).append((key, cells))
-    parts = []
-    for fe, group in by_fe.items():
-        cols = [a for a in allocs if any(a in cells for _, cells in group)]
-        body = [[k[0], k[1], k[3], *(cells.get(a, "") for a in cols)] for k, cells in group]
-        title = f"behind {fe}" if fe else "with their own front end"
-        parts.append(f"{title}:\n" + fit(["dump", "compressor", "workload", *cols], body, 3,
-                                         width))
-    return "\n\n".join(parts)
-
-
-SIDE_LEGEND = [
-    ("cells", "pool pages after the workload (effective ratio = original bytes / pool bytes)"),
-    ("↳ stored / rejected / written back", "pages the allocators stored, that zswap rejected "
-     "and that it wrote back, shown where they differ: compare pool pages with them"),
-]
-
-
-def terminal_fragmentation(results: dict[str, Any], width: int | None = WIDTH) -> str:
-    if width is None:
-        return fragmentation_table(results)
-    headers, rows = fragmentation_rows(results)
-    n = 5 + len(FRAG_COLUMNS)
-    shown = [r[:n] for r in rows if not str(r[-1]).startswith("skipped")] if len(
-        headers) > n else rows
-    text = fit(headers[:n], shown, 5, width)
-    skipped: dict[str, list[str]] = {}
-    for r in rows:
-        if len(r) > n and str(r[-1]).startswith("skipped"):
-            skipped.setdefault(str(r[-1])[len("skipped: "):], []).append("/".join(r[:4]))
-    for reason, ids in skipped.items():
-        text += "\n" + wrap(f"skipped ({reason}): {', '.join(ids)}", width)
-    return text
-
-
-def fragmentation_legend(width: int | None = WIDTH) -> str:
-    return legend([(label, _meaning(k)) for k, label in FRAG_COLUMNS]
-                  + [("KiB", "1024 bytes"), ("—", "not measured")], width)
-
-
-def zswap_legend(width: int | None = WIDTH) -> str:
-    return legend([(label, _meaning(k)) for k, label in ZSWAP_COLUMNS]
-                  + [("—", "the counter does not exist in that kernel version")], width)
-
-
-def terminal_models(results: dict[str, Any], width: int | None = WIDTH) -> str:
-    if width is None:
-        return models_table(results)
-    rows = model_rows(results)
-    lw = max([len("model"), *(len(r[0]) for r in rows)])
-    kw = min(40, max([len("kernel rules followed"), *(len(r[1]) for r in rows)]))
-    return tabulate(rows, headers=["model", "kernel rules followed", "simplified"],
-                    tablefmt="simple", maxcolwidths=[None, kw, max(20, width - lw - kw - 8)])
 
 
 def terminal_report(results: dict[str, Any], wide: bool = False) -> str:
     """Everything ``zbench run`` prints after the cases: the verdict, then each table with
     its legend; each line within :data:`WIDTH` columns unless ``wide``."""
-    from zbench.report.latency import LATENCY_NOTE, LATENCY_TITLE, latency_table
-    from zbench.report.migtable import EXPLAIN, mapped_share, migratability_rows, rules_lines
-    from zbench.report.sections import sections
-    from zbench.report.verdict import verdict_text
-
-    width = None if wide else WIDTH
     out: list[str] = []
-
-    def section(title: str, body: str, note: str = "") -> None:
+    for title, body, note in terminal_sections(results, None if wide else WIDTH):
         out.extend([f"\n{title}\n", body])
         if note:
             out.extend(["", note])
-
-    v = verdict_text(results, width)
-    if v:
-        section("Verdict: which allocator did best", v)
-    ct = terminal_side_by_side(results, width)
-    if ct:
-        section("Allocators side by side: pool pages (effective ratio)", ct,
-                legend(SIDE_LEGEND, width))
-    section("Fragmentation (deterministic; sizes in KiB)",
-            terminal_fragmentation(results, width), fragmentation_legend(width))
-    lt = latency_table(results)
-    if lt:
-        section(f"{LATENCY_TITLE}: µs per page", fit_text(lt, 4, width),
-                wrap(LATENCY_NOTE.replace("`", ""), width))
-    for title, table, note in sections(results, "simple"):
-        section(title, fit_text(table, 2, width), wrap(note, width) if note else "")
-    zt = zswap_table(results)
-    if zt:
-        section("zswap counters", fit_text(zt, 4, width), zswap_legend(width))
-    headers, rows = migratability_rows(results)
-    if rows:
-        rules = "\n".join(["Migration rules followed:",
-                           *(wrap("  " + ln, width) for ln in rules_lines(results))])
-        section("Migratability (deterministic; docs/migration.md)",
-                fit(headers, rows, 3, width) if width else tabulate(
-                    rows, headers=headers, tablefmt="simple", disable_numparse=True),
-                rules + "\n\n" + wrap(EXPLAIN.format(mapped=mapped_share(results))
-                                      .replace("`", ""), width))
-    section("Models", terminal_models(results, width))
-    frows = failed_rows(results)
-    if frows:
-        cw = max(len("case"), *(len(r[0]) for r in frows))
-        section("Failed cases", tabulate(
-            frows, headers=["case", "failure", "reason"], tablefmt="simple",
-            disable_numparse=True,
-            maxcolwidths=[None, None, max(30, width - cw - 18)] if width else None),
-            wrap(FAILED_NOTE, width))
     return "\n".join(out)

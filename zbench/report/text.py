@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import textwrap
 from typing import Any
 
@@ -32,3 +33,17 @@ def wrap(text: str, width: int | None = WIDTH, indent_more: str = "  ") -> str:
                 break
         out += lines
     return "\n".join(out)
+
+
+def prose_html(text: str) -> str:
+    """Escaped HTML of a note; `name` becomes <code>name</code>."""
+    parts = html.escape(text, quote=False).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def bullets(lines: list[str], fmt: str) -> str:
+    """A bullet list: Markdown, or HTML for ``fmt`` ``html`` (``lines`` are prose with
+    `backticks`)."""
+    if fmt != "html":
+        return "\n".join(f"- {line}" for line in lines)
+    return "<ul>" + "".join(f"<li>{prose_html(line)}</li>" for line in lines) + "</ul>"

@@ -17,6 +17,7 @@ from statistics import fmean
 from typing import Any
 
 from zbench.api.significance import ALPHA, welch_p
+from zbench.report.sections import reporter_timings
 from zbench.report.text import wrap
 
 
@@ -113,27 +114,16 @@ def _fastest(means: dict[str, float], values: dict[str, list[float]], group: tup
 
 
 def real_timing(results: dict[str, Any]) -> list[Finding]:
-    """Fastest real store / load per compressor, from every ``kernel-latency`` section
-    (the allocator's own time per page, the compressor's taken out)."""
+    """Fastest store / load per compressor among the timings reporter sections offer
+    (:meth:`~zbench.api.reporter.Reporter.timings`: the real code's, for one)."""
     dump = next((c["dump"]["name"] for c in results["cases"]), "")
     labels = {c["compressor"]["name"]: c["compressor"]["label"] for c in results["cases"]}
     out = []
-    for sec in (results.get("reports") or {}).values():
-        rec = sec.get("record") or {}
-        if sec.get("reporter") != "kernel-latency" or "series" not in rec:
-            continue
-        scope = f"allocator time of Linux {rec.get('kernel', '')} in user-mode Linux"
-        for op in ("store", "load"):
-            by_comp: dict[str, dict[str, list[float]]] = {}
-            for s in rec["series"].values():
-                vals = s.get(f"{op}_alloc_pass_ns") or []
-                if vals:
-                    by_comp.setdefault(s["compressor"], {})[s["backend"]] = vals
-            for comp, values in by_comp.items():
-                f = _fastest({k: fmean(v) for k, v in values.items()}, values,
-                             (dump, labels.get(comp, comp)), f"real {op}", scope)
-                if f:
-                    out.append(f)
+    for t in reporter_timings(results):
+        f = _fastest({k: fmean(v) for k, v in t.values.items()}, t.values,
+                     (dump, labels.get(t.compressor, t.compressor)), t.what, t.scope)
+        if f:
+            out.append(f)
     return out
 
 

@@ -3,8 +3,10 @@
 pyperf allows one ``Runner`` per process and re-runs its program for every
 worker (``program_args=('-m', 'zbench.run.bench')``), so the Runner lives here, in a
 module the ``zbench run`` command starts as a subprocess, never in the click
-command itself.  ``--spec`` (a JSON file written by :mod:`zbench.run.timer`) names
-the dump, compressor, front end and allocator; it is forwarded to every worker.
+command itself.  ``--spec`` (a JSON file written by :mod:`zbench.run.timer`: the
+timing case's :class:`~zbench.run.spec.CaseSpec` under ``case`` - dump, compressor,
+front end, allocator, seed - with its ``id`` and ``timing`` settings) is forwarded to
+every worker.
 
 Two benchmarks per case, each a ``bench_time_func`` over ``pages`` dump pages
 (``inner_loops``), so pyperf reports time per page:
@@ -38,10 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zbench.api.compressor import Compressor
+from zbench.api.compressor import Compressor, CompressorProxy
 from zbench.api.errors import UserError
 from zbench.api.frames import PAGE_SIZE, PageFrames
 from zbench.api.frontend import FrontEnd
+from zbench.api.registry import PluginRecord
 
 #: histogram buckets per decade of nanoseconds (log-spaced edges)
 BUCKETS_PER_DECADE = 16
@@ -61,25 +64,13 @@ class _LivePage:
         return self._comp.compress(self.data)
 
 
-class _Clocked(Compressor):
+class _Clocked(CompressorProxy):
     """The case's compressor with every call clocked (nanoseconds, cumulative)."""
 
     def __init__(self, inner: Compressor) -> None:
-        super().__init__(inner.options)
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]
-        self.library = inner.library  # type: ignore[misc]
+        super().__init__(inner)
         self.ns = 0
         self.mark = 0
-
-    def __getattr__(self, item: str) -> Any:
-        return getattr(self.inner, item)
-
-    def library_version(self) -> str:
-        return self.inner.library_version()
-
-    def params(self) -> dict[str, Any]:
-        return self.inner.params()
 
     def compress(self, page: bytes) -> bytes:
         t = time.perf_counter_ns()
@@ -109,35 +100,29 @@ class Rig:
         return [(off, _LivePage(data, comp)) for off, data in enumerate(self.pages)]
 
 
-def _opts(registry: Any, kind: str, ref: dict[str, Any]) -> tuple[type, Any]:
-    from zbench.api.options import parse_options
-
-    cls = registry.get(kind, ref["name"])
-    return cls, parse_options(cls.Options, ref.get("options") or {},
-                              f"timing spec: {kind}.options")
-
-
 def build_rig(spec: dict[str, Any]) -> Rig:
     """The pages, the compressor and a front-end factory named by ``spec``."""
     from zbench.api.registry import get_registry
     from zbench.api.version import __version__
     from zbench.input.dump import load_dump
+    from zbench.run.spec import CaseSpec, rebuild_part
 
     registry = get_registry()
-    dump = load_dump(spec["dump"]["path"])
-    if dump.sha256 != spec["dump"]["sha256"]:
-        raise UserError(f"{spec['dump']['path']}: changed since the run started (sha256)")
-    ccls, copts = _opts(registry, "compressor", spec["compressor"])
-    fcls, fopts = _opts(registry, "frontend", spec["frontend"])
-    acls, aopts = _opts(registry, "allocator", spec["allocator"])
-    comp: Compressor = ccls(copts)
+    case = CaseSpec.from_json(spec["case"])
+    dump = load_dump(case.dump.path)
+    if dump.sha256 != case.dump.sha256:
+        raise UserError(f"{case.dump.path}: changed since the run started (sha256)")
+    cpart, fpart, apart = (rebuild_part(registry, case.part(k), "timing spec")
+                           for k in ("compressor", "frontend", "allocator"))
+    copts, fopts, aopts = cpart.options, fpart.options, apart.options
+    comp: Compressor = cpart.cls(copts)
     comp.bind(dump)
 
     def new_frontend(c: Compressor) -> FrontEnd:
-        fe: FrontEnd = fcls(fopts, acls(aopts, PageFrames(PAGE_SIZE)), c)
+        fe: FrontEnd = fpart.cls(fopts, apart.cls(aopts, PageFrames(PAGE_SIZE)), c)
         return fe
 
-    rng = random.Random(f"timing:{spec['seed']}")
+    rng = random.Random(f"timing:{case.seed}")
     k = min(spec["timing"]["pages"], dump.n_pages)
     pages = [dump.page(i) for i in rng.sample(range(dump.n_pages), k)]
     order = list(range(k))
@@ -151,20 +136,20 @@ def build_rig(spec: dict[str, Any]) -> Rig:
     meta: dict[str, str | int] = {
         "zbench_version": __version__,
         "zbench_case": spec["id"],
-        "allocator": spec["allocator"]["label"],
-        "allocator_plugin": _plugin(registry, "allocator", spec["allocator"]["name"]),
+        "allocator": apart.label,
+        "allocator_plugin": _plugin(apart.plugin),
         "allocator_options": json.dumps(aopts.model_dump(mode="json"), sort_keys=True),
-        "frontend": spec["frontend"]["label"],
-        "frontend_plugin": _plugin(registry, "frontend", spec["frontend"]["name"]),
-        "compressor": spec["compressor"]["label"],
+        "frontend": fpart.label,
+        "frontend_plugin": _plugin(fpart.plugin),
+        "compressor": cpart.label,
         "compressor_library": info["compressor_library"],
         "compressor_options": json.dumps(copts.model_dump(mode="json"), sort_keys=True),
-        "dump": spec["dump"]["name"],
+        "dump": case.dump.name,
         "dump_sha256": dump.sha256,
         "kernel_rules": f"{info['allocator_kernel']}; {info['frontend_kernel']}",
         "timed_pages": k,
         "page_size": PAGE_SIZE,
-        "zbench_seed": spec["seed"],
+        "zbench_seed": case.seed,
     }
     if spec.get("git_commit"):
         meta["git_commit"] = spec["git_commit"]
@@ -172,8 +157,7 @@ def build_rig(spec: dict[str, Any]) -> Rig:
     return Rig(pages, order, comp, new_frontend, meta, info)
 
 
-def _plugin(registry: Any, kind: str, name: str) -> str:
-    rec = registry.provider(kind, name)
+def _plugin(rec: PluginRecord) -> str:
     return f"{rec.name} ({rec.dist} {rec.version})"
 
 

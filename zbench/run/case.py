@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from zbench.api.allocator import Allocator
+from zbench.api.allocator import Allocator, Finished
 from zbench.api.compressor import Compressor
 from zbench.api.errors import VerifyError
 from zbench.api.frames import PAGE_SIZE, PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.metrics import derive, read_costs
-from zbench.api.workload import OpKind, Workload, WorkloadOptions
+from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
 from zbench.input.compcache import CompressedPages
 from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump
@@ -103,7 +103,7 @@ def run_case(
     frames = SizeFrames(PAGE_SIZE) if sizes_only else PageFrames(PAGE_SIZE)
     allocator: Allocator = case.allocator.cls(case.allocator.options, frames)
     frontend: FrontEnd = case.frontend.cls(case.frontend.options, allocator, compressor)
-    workload: Workload = case.workload.cls(case.workload.options, case.seed)
+    workload: Workload = case.workload.cls(wopts, case.seed)
 
     # a million-object pool makes the cyclic GC's young collections the hot spot: collect
     # less often while the case runs (the models make few cycles)
@@ -134,125 +134,158 @@ class _Rig:
     page_cls: type[_Page] = _Page  # _SizeOnlyPage on the sizes-only path
 
 
-def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseRun:
-    corpus, comp, compressor, frames = rig.corpus, rig.comp, rig.compressor, rig.frames
-    allocator, frontend, workload = rig.allocator, rig.frontend, rig.workload
-    sized, page_cls = rig.sized, rig.page_cls
-    expected: dict[int, int] = {}  # offset -> corpus page (>= 0) or ~stand-in key, for verify
-    ops = verified = compacted = stores = 0
-    phases: list[dict[str, Any]] = []
-    lab: MigrationLab | None = None  # created by the first MIGRATE op
+class _Verifier:
+    """The byte-for-byte checks of a case run with ``verify``: what each live offset must
+    load as (a corpus page, or ``~key`` of a sized stand-in), every load compared with
+    it, and every live offset read back (``peek``) after a compaction, a migratability
+    experiment and the workload; the cost counters of those read-backs are kept apart so
+    they can be taken out of the workload's.  Without ``verify`` nothing is kept and
+    only a failing load is passed on as it is."""
 
-    def check(offset: int, got: bytes | None) -> None:
-        nonlocal verified
-        src = expected[offset]
-        want = corpus.data(src) if src >= 0 else sized.data(~src)
-        if got != want:
-            raise VerifyError(
-                f"case {case.id}: load of offset {offset} (corpus page {expected[offset]}) "
-                f"returned {'nothing' if got is None else 'different bytes'}"
-            )
-        verified += 1
+    def __init__(self, case_id: str, enabled: bool, rig: _Rig) -> None:
+        self.case_id, self.enabled = case_id, enabled
+        self.corpus, self.sized = rig.corpus, rig.sized
+        self.frontend, self.allocator = rig.frontend, rig.allocator
+        self.expected: dict[int, int] = {}  # offset -> corpus page (>= 0) or ~stand-in key
+        self.verified = 0
+        self.reads: dict[str, int] = {}  # cost counters of check_all's reads
 
-    def load(offset: int, peek: bool = False) -> bytes | None:
+    def expect(self, offset: int, source: int) -> None:
+        """``offset`` now holds ``source`` (kept only with verify, to check loads)."""
+        if self.enabled:
+            self.expected[offset] = source
+
+    def forget(self, offset: int) -> None:
+        self.expected.pop(offset, None)
+
+    def load(self, offset: int, peek: bool = False) -> bytes | None:
+        """The front end's load (or peek) of ``offset``; with verify a load that raises
+        (a damaged object fails to decompress) is a VerifyError."""
         try:
-            return frontend.peek(offset) if peek else frontend.load(offset)
-        except Exception as exc:  # a damaged object fails to decompress
-            if not case.verify:
+            return self.frontend.peek(offset) if peek else self.frontend.load(offset)
+        except Exception as exc:
+            if not self.enabled:
                 raise
-            raise VerifyError(f"case {case.id}: load of offset {offset} failed: "
+            raise VerifyError(f"case {self.case_id}: load of offset {offset} failed: "
                               f"{type(exc).__name__}: {exc}") from exc
 
-    verify_reads: dict[str, int] = {}  # cost counters of check_all's reads, taken out below
+    def check_load(self, offset: int, got: bytes | None) -> None:
+        """A workload's load of ``offset`` returned ``got``: checked when it is known."""
+        if self.enabled and offset in self.expected:
+            self.check(offset, got)
 
-    def check_all() -> None:
-        live = set(frontend.offsets())
-        if live != set(expected):
-            raise VerifyError(f"case {case.id}: front end holds {len(live)} offsets, "
-                              f"expected {len(expected)}")
-        before = read_costs(allocator.stats())
+    def check(self, offset: int, got: bytes | None) -> None:
+        src = self.expected[offset]
+        want = self.corpus.data(src) if src >= 0 else self.sized.data(~src)
+        if got != want:
+            raise VerifyError(
+                f"case {self.case_id}: load of offset {offset} (corpus page {src}) "
+                f"returned {'nothing' if got is None else 'different bytes'}"
+            )
+        self.verified += 1
+
+    def check_all(self) -> None:
+        """With verify: the front end holds exactly the expected offsets, each loading
+        as it must."""
+        if not self.enabled:
+            return
+        live = set(self.frontend.offsets())
+        if live != set(self.expected):
+            raise VerifyError(f"case {self.case_id}: front end holds {len(live)} offsets, "
+                              f"expected {len(self.expected)}")
+        before = read_costs(self.allocator.stats())
         for off in sorted(live):
-            check(off, load(off, peek=True))
-        for k, v in read_costs(allocator.stats()).items():
-            verify_reads[k] = verify_reads.get(k, 0) + v - before.get(k, 0)
+            self.check(off, self.load(off, peek=True))
+        for k, v in read_costs(self.allocator.stats()).items():
+            self.reads[k] = self.reads.get(k, 0) + v - before.get(k, 0)
 
-    for op in workload.operations(corpus.n_pages):
-        kind = op.kind
-        if kind is OpKind.STORE:
-            stores += 1
-            if op.size > 0:
-                key, blob = sized.make(op.size)
-                frontend.store(op.offset, _SizedPage(sized.data(key), blob))
-                if case.verify:
-                    expected[op.offset] = ~key
-            else:
-                frontend.store(op.offset, page_cls(corpus, comp, op.page, op.label == "clean"))
-                if case.verify:  # what a load must return: kept only to check it
-                    expected[op.offset] = op.page
-            if lab is not None:
-                lab.on_store(op.offset)
-        elif kind is OpKind.LOAD:
-            got = load(op.offset)
-            if case.verify and op.offset in expected:
-                check(op.offset, got)
-            if lab is not None:
-                lab.on_load(op.offset)
-        elif kind is OpKind.INVALIDATE:
-            frontend.invalidate(op.offset)
-            expected.pop(op.offset, None)
-        elif kind is OpKind.COMPACT:
-            compacted += frontend.compact()
-            if case.verify:
-                check_all()
-            continue
-        elif kind is OpKind.MIGRATE:
-            if lab is None:
-                lab = MigrationLab(frames, allocator, frontend, case.seed)
-            lab.run(op)
-            if case.verify:
-                check_all()
-            continue
-        elif kind is OpKind.PHASE:
-            frontend.phase(op.label)
-            phases.append({"label": op.label, "operations": ops,
-                           "pool_pages": allocator.pool_pages(), **frontend.metrics()})
-            continue
-        ops += 1
-        if progress is not None and ops % 4096 == 0:
-            progress(ops)
-    if case.verify:
-        check_all()
-    real = frontend.finish() or {}
-    for phase, extra in zip(phases, real.get("phases", []), strict=False):
+
+class _Driver:
+    """The workload's operations applied to the front end, one handler per
+    :class:`OpKind`; a handler returns whether the op counts in ``operations``."""
+
+    def __init__(self, case: Case, rig: _Rig) -> None:
+        self.case, self.rig = case, rig
+        self.verifier = _Verifier(case.id, case.verify, rig)
+        self.ops = self.compacted = self.stores = 0
+        self.phases: list[dict[str, Any]] = []
+        self.lab: MigrationLab | None = None  # created by the first MIGRATE op
+        self.handlers: dict[OpKind, Callable[[Op], bool]] = {
+            OpKind.STORE: self.store, OpKind.LOAD: self.load,
+            OpKind.INVALIDATE: self.invalidate, OpKind.COMPACT: self.compact,
+            OpKind.MIGRATE: self.migrate, OpKind.PHASE: self.phase,
+        }
+
+    def run(self, progress: Progress | None) -> None:
+        for op in self.rig.workload.operations(self.rig.corpus.n_pages):
+            handler = self.handlers.get(op.kind)
+            if handler is not None and not handler(op):
+                continue
+            self.ops += 1
+            if progress is not None and self.ops % 4096 == 0:
+                progress(self.ops)
+        self.verifier.check_all()
+
+    def store(self, op: Op) -> bool:
+        rig = self.rig
+        self.stores += 1
+        if op.size > 0:
+            key, blob = rig.sized.make(op.size)
+            rig.frontend.store(op.offset, _SizedPage(rig.sized.data(key), blob))
+            self.verifier.expect(op.offset, ~key)
+        else:
+            rig.frontend.store(op.offset, rig.page_cls(rig.corpus, rig.comp, op.page,
+                                                       op.label == "clean"))
+            self.verifier.expect(op.offset, op.page)  # what a load must return
+        if self.lab is not None:
+            self.lab.on_store(op.offset)
+        return True
+
+    def load(self, op: Op) -> bool:
+        got = self.verifier.load(op.offset)
+        self.verifier.check_load(op.offset, got)
+        if self.lab is not None:
+            self.lab.on_load(op.offset)
+        return True
+
+    def invalidate(self, op: Op) -> bool:
+        self.rig.frontend.invalidate(op.offset)
+        self.verifier.forget(op.offset)
+        return True
+
+    def compact(self, op: Op) -> bool:
+        self.compacted += self.rig.frontend.compact()
+        self.verifier.check_all()
+        return False
+
+    def migrate(self, op: Op) -> bool:
+        rig = self.rig
+        if self.lab is None:
+            self.lab = MigrationLab(rig.frames, rig.allocator, rig.frontend, self.case.seed)
+        self.lab.run(op)
+        self.verifier.check_all()
+        return False
+
+    def phase(self, op: Op) -> bool:
+        fe = self.rig.frontend
+        fe.phase(op.label)
+        self.phases.append({"label": op.label, "operations": self.ops,
+                            "pool_pages": self.rig.allocator.pool_pages(), **fe.metrics()})
+        return False
+
+
+def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseRun:
+    driver = _Driver(case, rig)
+    driver.run(progress)
+    real = rig.frontend.finish() or {}
+    for phase, extra in zip(driver.phases, real.get("phases", []), strict=False):
         phase.update(extra)
-
-    check_pool(allocator.pool_pages(), frames)
-    m: dict[str, int | float] = {}
-    stats = allocator.stats()
-    check_numbers(stats)
-    m.update(stats)
-    for k, v in verify_reads.items():  # the workload's costs, not the checker's
-        m[k] -= v
-    m.update({
-        "pool_pages": allocator.pool_pages(),
-        "slot_bytes": allocator.slot_bytes(),
-        "pages_compacted": compacted,
-        "frames_allocated": frames.allocs,
-        "frames_freed": frames.frees,
-        "operations": ops,
-        "verified_loads": verified,
-    })
-    m.update(frontend.metrics())  # a front end that measures the pool (the kernel) wins
-    m.update(real.get("metrics", {}))  # so does real code run on the recorded operations
-    if m["slot_bytes"] is None:
-        del m["slot_bytes"]
-    m.update(derive(m, PAGE_SIZE))
-    if lab is not None:
-        m.update(lab.metrics(m))
-    check_metrics(m, stores)
+    m = _metrics(driver, rig, real)
+    allocator, frontend, compressor, corpus = (rig.allocator, rig.frontend, rig.compressor,
+                                               rig.corpus)
     return CaseRun(
         metrics=m,
-        phases=phases,
+        phases=driver.phases,
         kernel={"allocator": allocator.kernel, "frontend": frontend.kernel},
         simplifications={"allocator": allocator.simplifications,
                          "frontend": frontend.simplifications},
@@ -261,5 +294,37 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
         corpus={"pages": corpus.n_pages, "dump_pages": rig.dump_pages,
                 "injected_zero": corpus.zero_pages, "injected_same": corpus.same_pages},
         elapsed_s=round(time.perf_counter() - t0, 3),
-        migration=lab.record() if lab is not None else {},
+        migration=driver.lab.record() if driver.lab is not None else {},
     )
+
+
+def _metrics(driver: _Driver, rig: _Rig, real: Finished) -> dict[str, int | float]:
+    """The case's metrics: the allocator's counters less the verifier's reads, the run's
+    own counts, the front end's and real code's figures (which win), derived ratios and
+    the migratability figures; every invariant checked."""
+    allocator, frames, frontend = rig.allocator, rig.frames, rig.frontend
+    check_pool(allocator.pool_pages(), frames)
+    m: dict[str, Any] = {}
+    stats = allocator.stats()
+    check_numbers(stats)
+    m.update(stats)
+    for k, v in driver.verifier.reads.items():  # the workload's costs, not the checker's
+        m[k] -= v
+    m.update({
+        "pool_pages": allocator.pool_pages(),
+        "slot_bytes": allocator.slot_bytes(),
+        "pages_compacted": driver.compacted,
+        "frames_allocated": frames.allocs,
+        "frames_freed": frames.frees,
+        "operations": driver.ops,
+        "verified_loads": driver.verifier.verified,
+    })
+    m.update(frontend.metrics())  # a front end that measures the pool (the kernel) wins
+    m.update(real.get("metrics", {}))  # so does real code run on the recorded operations
+    if m["slot_bytes"] is None:
+        del m["slot_bytes"]
+    m.update(derive(m, PAGE_SIZE))
+    if driver.lab is not None:
+        m.update(driver.lab.metrics(m))
+    check_metrics(m, driver.stores)
+    return m

@@ -4,9 +4,11 @@ A deterministic case is a pure function of its inputs: the plugins (names,
 distributions and versions, validated options), the content of every file the
 options name (a replay trace, a compression dictionary: :func:`input_files`), the
 dump's sha256, the seed, ``verify`` and zbench itself.  :func:`case_key` hashes
-those, plus a digest of the source of zbench and of the plugin packages in use
-(so editing a model in a development checkout, where versions do not change,
-never returns stale numbers).  ``zbench run`` stores each finished case as
+those (the case's :class:`~zbench.run.spec.CaseSpec`), plus a digest of the source of
+zbench and of the plugin packages in use - the case's own parts and every plugin they
+build through the registry (``Allocator.uses``, ``FrontEnd.uses``: aspace's backend
+allocator) - so editing a model in a development checkout, where versions do not
+change, never returns stale numbers.  ``zbench run`` stores each finished case as
 ``cases/<key>.json`` under the cache directory (``$ZBENCH_CACHE`` or
 ``~/.cache/zbench``), written atomically and owner-only, with an HMAC-SHA256 of
 its key and outcome under the cache's secret (:func:`zbench.input.compcache.cache_secret`);
@@ -36,10 +38,12 @@ from zbench.api.errors import UserError
 from zbench.input.compcache import cache_dir, cache_secret, digest, read_regular
 
 if TYPE_CHECKING:
-    from zbench.run.spec import Case, Part
+    from zbench.run.spec import Case, Part, PartSpec, Use, UseSpec
 
 #: bump when the cached outcome's structure changes
 FORMAT = 2
+#: bump when what the key covers changes (old entries are then never looked up)
+KEY_FORMAT = 2
 #: a case file is never larger than this
 _MAX_FILE = 1 << 30
 #: ``json_schema_extra={"format": ...}`` values that mark a ``str`` option as a file path
@@ -157,31 +161,48 @@ def input_files(options: BaseModel) -> dict[str, str]:
             for where, path in _walk(options, "options")}
 
 
-def _part_ident(p: Part) -> dict[str, Any]:
-    return {"name": p.name, "options": p.options.model_dump(mode="json"),
-            "files": input_files(p.options),
-            "plugin": p.plugin.name, "distribution": p.plugin.dist,
-            "version": p.plugin.version, "source": _source_digest(p.plugin.module),
-            "class": f"{p.cls.__module__}.{p.cls.__qualname__}",
-            "class_source": _source_digest(p.cls.__module__),
+def _class_ident(cls: type) -> dict[str, str]:
+    return {"class": f"{cls.__module__}.{cls.__qualname__}",
+            "class_source": _source_digest(cls.__module__)}
+
+
+def _part_ident(spec: PartSpec, p: Part[Any]) -> dict[str, Any]:
+    """A part's share of the key: its spec (less the label), the files its options name
+    and the source of its plugin, class and options model."""
+    return {"name": spec.name, "options": spec.options, "files": input_files(p.options),
+            "plugin": spec.plugin, "distribution": spec.distribution,
+            "version": spec.version, "source": _source_digest(p.plugin.module),
+            **_class_ident(p.cls),
             "options_source": _source_digest(type(p.options).__module__)}
+
+
+def _use_ident(spec: UseSpec, u: Use) -> dict[str, Any]:
+    """A used plugin's share of the key: its provider and the source of its plugin and
+    class (an unregistered one: its name only)."""
+    ident: dict[str, Any] = {"kind": spec.kind, "name": spec.name, "plugin": spec.plugin,
+                             "distribution": spec.distribution, "version": spec.version}
+    if u.plugin is not None:
+        ident["source"] = _source_digest(u.plugin.module)
+    if u.cls is not None:
+        ident.update(_class_ident(u.cls))
+    return ident
 
 
 def case_key(case: Case, dump_sha256: str) -> str:
     """The hash of a case's inputs (labels are presentation and not part of it)."""
     from zbench.api.version import __version__
 
-    ident = {
+    spec = case.spec(dump_sha256)
+    ident: dict[str, Any] = {
         "format": FORMAT,
+        "key_format": KEY_FORMAT,
         "zbench": __version__,
         "zbench_source": _source_digest("zbench"),
-        "dump": dump_sha256,
-        "compressor": _part_ident(case.compressor),
-        "frontend": _part_ident(case.frontend),
-        "allocator": _part_ident(case.allocator),
-        "workload": _part_ident(case.workload),
-        "seed": case.seed,
-        "verify": case.verify,
+        "dump": spec.dump.sha256,
+        **{p.kind: _part_ident(p, case.part(p.kind)) for p in spec.parts},
+        "uses": [_use_ident(s, u) for s, u in zip(spec.uses, case.uses, strict=True)],
+        "seed": spec.seed,
+        "verify": spec.verify,
     }
     blob = json.dumps(ident, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()

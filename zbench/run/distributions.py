@@ -4,15 +4,17 @@
   compressed page sizes in ``BUCKET_BYTES`` buckets (the last bucket holds
   everything from ``PAGE_SIZE`` up);
 * ``case["classes"]``: per case, the allocator's size classes at the end of the
-  workload (size, pages per zspage, objects allocated and in use), for
-  allocators that have them (``class_stats()``, e.g. zsmalloc); their sizes are
-  the class boundaries drawn over the size histogram.
+  workload (:meth:`zbench.api.allocator.Allocator.size_classes`: size, objects
+  allocated and in use, and any figures of its own the allocator records beside
+  them), for allocators that have size classes; their sizes are the class
+  boundaries drawn over the size histogram.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from zbench.api.allocator import Allocator
 from zbench.api.frames import PAGE_SIZE
 from zbench.input.compcache import cache_key, compress_dump
 
@@ -20,19 +22,18 @@ if TYPE_CHECKING:
     from zbench.run.spec import Plan
 
 BUCKET_BYTES = 16
-CLASS_FIELDS = ("size", "pages_per_zspage", "obj_allocated", "obj_used")
+#: The fields every size-class row has (what the plots read).
+CLASS_FIELDS = ("size", "obj_allocated", "obj_used")
 
 
-def class_rows(allocator: Any) -> list[dict[str, int]]:
-    """The allocator's per-class rows (``class_stats()``), reduced to
-    :data:`CLASS_FIELDS`; empty when it has no size classes."""
-    fn = getattr(allocator, "class_stats", None)
-    if fn is None:
+def class_rows(allocator: Allocator) -> list[dict[str, int]]:
+    """The allocator's size-class rows (``size_classes()``) as integers, in its own field
+    order; empty when it has no size classes or a row lacks one of
+    :data:`CLASS_FIELDS`."""
+    rows = allocator.size_classes()
+    if not rows or not all(f in r for r in rows for f in CLASS_FIELDS):
         return []
-    rows = fn()
-    if not rows or not all(f in rows[0] for f in CLASS_FIELDS):
-        return []
-    return [{f: int(r[f]) for f in CLASS_FIELDS} for r in rows]
+    return [{k: int(v) for k, v in r.items()} for r in rows]
 
 
 def size_histogram(sizes: list[int]) -> list[int]:

@@ -4,8 +4,9 @@ local worker processes under a per-case deadline (``zbench run [-j N]``,
 A case that raises is an outcome of its own (``{"failed": {"kind", "reason"}}``),
 never an exception that stops the run; failed cases are never cached.
 
-Workers receive case *descriptions*, never objects: plugin names and option
-mappings, the dump's path and sha256, the seed and ``verify``.  Each worker
+Workers receive case *descriptions*, never objects: the JSON of the case's
+:class:`~zbench.run.spec.CaseSpec` (plugin names, option mappings and providers, the
+dump's path and sha256, the seed and ``verify``).  Each worker
 loads the plugin registry from entry points itself and reads (and checks) the
 dump itself, so nothing large or unpicklable crosses the wire.  Every outcome
 goes through JSON, whichever executor produced it (or the case cache,
@@ -28,18 +29,16 @@ from typing import Any
 
 from zbench.api.compressor import Compressor
 from zbench.api.errors import CaseSkipped, UserError, VerifyError
-from zbench.api.options import parse_options
 from zbench.api.registry import Registry, describe_exc
 from zbench.input.compcache import CompressedPages, cache_key, compress_dump
 from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump, load_dump
 from zbench.run import casecache
 from zbench.run.case import run_case
-from zbench.run.spec import Case, Part
+from zbench.run.spec import Case, CaseSpec, rebuild_case
 from zbench.run.watchdog import DEFAULT_TIMEOUT, WorkerPool, failed
 
 EXECUTORS = ("local", "dask")
-PARTS = ("compressor", "frontend", "allocator", "workload")
 
 Outcome = dict[str, Any]  # {"skipped": reason} or the fields of a CaseRun, JSON-normalised
 Memo = dict[tuple[str, str], list[bytes]]
@@ -73,25 +72,13 @@ class Execution:
 
 # -- describing and rebuilding a case ----------------------------------------------------
 def describe(case: Case, dump_sha256: str) -> dict[str, Any]:
-    """What a worker needs to rebuild ``case``: names, options, the dump's path and digest."""
-    return {
-        "index": case.index, "dump": str(case.dump_path), "sha256": dump_sha256,
-        "seed": case.seed, "verify": case.verify, "skip_reason": case.skip_reason,
-        **{k: {"name": p.name, "label": p.label, "options": p.options.model_dump(mode="json")}
-           for k in PARTS for p in (getattr(case, k),)},
-    }
+    """What a worker needs to rebuild ``case``: its :class:`CaseSpec` as JSON."""
+    return case.spec(dump_sha256).to_json()
 
 
 def rebuild(desc: dict[str, Any], registry: Registry) -> Case:
-    def part(kind: str) -> Part:
-        d = desc[kind]
-        cls = registry.get(kind, d["name"])
-        opts = parse_options(cls.Options, d["options"], f"case {desc['index']}: {kind}")
-        return Part(kind, d["name"], d["label"], cls, opts, registry.provider(kind, d["name"]))
-
-    return Case(desc["index"], Path(desc["dump"]), part("compressor"), part("frontend"),
-                part("allocator"), part("workload"), desc["seed"], desc["verify"],
-                desc["skip_reason"])
+    """The case a :func:`describe` description names, resolved in ``registry``."""
+    return rebuild_case(registry, CaseSpec.from_json(desc))
 
 
 # -- running one case ----------------------------------------------------------------------
@@ -148,14 +135,15 @@ def compute(desc: dict[str, Any]) -> Outcome:
     """One case in a worker process: registry from entry points, dump read here."""
     from zbench.api.registry import get_registry
 
-    case = rebuild(desc, get_registry())
-    dkey = (desc["dump"], desc["sha256"])
+    spec = CaseSpec.from_json(desc)
+    case = rebuild_case(get_registry(), spec)
+    dkey = (spec.dump.path, spec.dump.sha256)
     dump = _WORKER_DUMPS.get(dkey)
     if dump is None:
-        dump = load_dump(desc["dump"])
-        if dump.sha256 != desc["sha256"]:
-            raise UserError(f"{desc['dump']}: sha256 {dump.sha256} on this worker, "
-                            f"expected {desc['sha256']}")
+        dump = load_dump(spec.dump.path)
+        if dump.sha256 != spec.dump.sha256:
+            raise UserError(f"{spec.dump.path}: sha256 {dump.sha256} on this worker, "
+                            f"expected {spec.dump.sha256}")
         _WORKER_DUMPS.clear()
         _WORKER_DUMPS[dkey] = dump
     if len(_WORKER_MEMO) > 8:
@@ -229,8 +217,8 @@ def run_cases(cases: list[Case], dumps: dict[Path, Dump], ex: Execution, memo: M
             finish(case, outcome(case, dumps[case.dump_path], memo, ex.contain))
     elif todo and ex.executor == "local":
         by_index = {c.index: c for c in todo}
-        pool = WorkerPool(ex.jobs or 1, ex.timeout or DEFAULT_TIMEOUT)
-        pool.run(((c.index, describe(c, dumps[c.dump_path].sha256)) for c in todo),
+        workers = WorkerPool(ex.jobs or 1, ex.timeout or DEFAULT_TIMEOUT)
+        workers.run(((c.index, describe(c, dumps[c.dump_path].sha256)) for c in todo),
                  lambda i, res: finish(by_index[i], res))
     elif todo:
         with _pool(ex) as pool:

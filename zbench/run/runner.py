@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from zbench.api.allocator import Allocator
 from zbench.api.errors import CaseSkipped, UserError
 from zbench.api.frames import PageFrames
+from zbench.api.frontend import FrontEnd
 from zbench.api.options import OptionValueError, parse_options
 from zbench.api.registry import Registry
 from zbench.api.workload import WorkloadOptions
@@ -19,7 +21,7 @@ from zbench.input.dump import Dump, load_dump
 from zbench.run.distributions import size_distributions
 from zbench.run.executors import Execution, run_cases
 from zbench.run.results import environment, make_results
-from zbench.run.spec import Case, Part, Plan
+from zbench.run.spec import Case, CaseSpec, Part, Plan, resolve_part, resolve_uses
 from zbench.run.suite import PluginRef, Suite
 
 KIND_FIELDS = (("compressor", "compressors"), ("frontend", "frontends"),
@@ -68,7 +70,8 @@ def _check_set(registry: Registry, kind: str, ref: dict[str, Any], plugin: str,
                opts: dict[str, Any]) -> None:
     """A --set value the plugin refuses is blamed on the flag, not on the suite file."""
     try:
-        parse_options(registry.get(kind, ref["name"]).Options, {**ref["options"], **opts}, "")
+        cls: Any = registry.get(kind, ref["name"])
+        parse_options(cls.Options, {**ref["options"], **opts}, "")
     except OptionValueError as exc:
         key = exc.field.split(".")[0]
         if key in opts:
@@ -78,11 +81,45 @@ def _check_set(registry: Registry, kind: str, ref: dict[str, Any], plugin: str,
         pass  # an unknown plugin: reported with its suite field by expand()
 
 
+def default_frontend(registry: Registry) -> str:
+    """The front end that declares itself the default (``FrontEnd.default_frontend``):
+    the one of a suite without ``frontends:`` and of an ad-hoc run; a UserError unless
+    exactly one installed front end does."""
+    found = [fe for fe in registry.names("frontend")
+             if registry.get("frontend", fe).default_frontend]
+    if len(found) != 1:
+        which = f"{', '.join(found)} all do" if found else "none is installed"
+        raise UserError(f"frontends: not given, and no single default front end "
+                        f"({which}): name the front ends in the suite")
+    return found[0]
+
+
+def adhoc_default(registry: Registry, kind: Literal["allocator", "compressor", "workload"]
+                  ) -> str:
+    """The plugin of ``kind`` that declares itself an ad-hoc run's default
+    (``adhoc_default``); a UserError unless exactly one installed plugin does."""
+    found = [n for n in registry.names(kind)
+             if getattr(registry.get(kind, n), "adhoc_default", False)]
+    if len(found) != 1:
+        which = f"{', '.join(found)} all do" if found else "none is installed"
+        raise UserError(f"--{kind}: not given, and no single default {kind} ({which}): "
+                        f"name one")
+    return found[0]
+
+
+def with_default_frontend(suite: Suite, registry: Registry) -> Suite:
+    """The suite with ``frontends:`` filled in with the default front end when the suite
+    does not give them (an explicit list, even an empty one, stays as it is)."""
+    if "frontends" in suite.model_fields_set:
+        return suite
+    return suite.model_copy(update={"frontends": [PluginRef(name=default_frontend(registry))]})
+
+
 def narrow(suite: Suite, where: str, n: Narrowing, registry: Registry) -> Suite:
     """The suite narrowed by the flags: a filter keeps the entries whose name or label it
     gives (a plugin the suite lacks is added by name), --dump replaces the dumps, --set
     overrides options (of every entry with that name, or the one with that label)."""
-    data = suite.model_dump()
+    data = with_default_frontend(suite, registry).model_dump()
     if n.dumps:
         for d in n.dumps:
             if not Path(d).exists():
@@ -135,10 +172,14 @@ def _drivers(registry: Registry, probe: Any) -> list[str]:
 
 
 def adhoc_frontend(registry: Registry, allocators: list[str],
-                   sets: dict[str, dict[str, Any]], default: str = "zram") -> tuple[str, str]:
+                   sets: dict[str, dict[str, Any]], default: str | None = None
+                   ) -> tuple[str, str]:
     """The front end of an ad-hoc run given no --frontend, and a note for stderr ("" when
-    it is ``default``): ``default`` when it drives every allocator asked for, else the one
-    front end that drives them all; a UserError naming the flag to add otherwise."""
+    it is ``default``, by default :func:`default_frontend`): ``default`` when it drives
+    every allocator asked for, else the one front end that drives them all; a UserError
+    naming the flag to add otherwise."""
+    if default is None:
+        default = default_frontend(registry)
     probes: dict[str, Any] = {}
     for name in allocators:
         try:
@@ -188,43 +229,39 @@ def check_not_all_skipped(plan: Plan, where: str, registry: Registry) -> None:
                     f"{'; '.join(reasons)}{hint}")
 
 
-def _part(registry: Registry, kind: str, fld: str, i: int, ref: PluginRef, where: str) -> Part:
+def _part(registry: Registry, kind: str, fld: str, i: int, ref: PluginRef,
+          where: str) -> Part[Any]:
     try:
-        cls = registry.get(kind, ref.name)
+        registry.get(kind, ref.name)
     except UserError as exc:
         raise UserError(f"{where}: {fld}[{i}].name: {exc}") from None
-    opts = parse_options(cls.Options, ref.options, f"{where}: {fld}[{i}].options")
-    return Part(kind, ref.name, ref.display, cls, opts, registry.provider(kind, ref.name))
+    return resolve_part(registry, kind, ref.name, ref.display, ref.options,
+                        f"{where}: {fld}[{i}].options")
 
 
 def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
-    """All cases of the suite, with every plugin, option and dump checked first."""
+    """All cases of the suite, with every plugin, option and dump checked first (a suite
+    without ``frontends:`` gets the default front end, :func:`with_default_frontend`)."""
+    suite = with_default_frontend(suite, registry)
     parts = {kind: [_part(registry, kind, fld, i, ref, where)
                     for i, ref in enumerate(getattr(suite, fld))]
              for kind, fld in KIND_FIELDS}
     for i, ref in enumerate(suite.reports):  # checked now, collected after the cases
         _part(registry, "reporter", "reports", i, ref, where)
-    dumps: dict[Path, Dump] = {}
-    for i, d in enumerate(suite.dumps):
-        p = Path(d) if Path(d).is_absolute() else base / d
-        if not p.exists():
-            raise UserError(f"{where}: dumps[{i}]: {d}: no such file")
-        if p not in dumps:
-            dumps[p] = load_dump(p)
+    dumps = _load_dumps(suite, base, where)
     for p, dump in dumps.items():  # compressors and workloads checked on every dump first
         for comp in parts["compressor"]:
             comp.cls(comp.options).check(dump)
         for i, wl in enumerate(parts["workload"]):
             _check_workload(wl, dump, suite.seed, f"{where}: workloads[{i}] on {p.name}")
-    own: dict[str, Part] = {}  # front ends that allocators bring along (the real kernel)
+    own: dict[str, Part[Any]] = {}  # front ends that allocators bring along (the real kernel)
     for alloc in parts["allocator"]:
         name = alloc.cls.frontend
         if name is not None and name not in own:
-            cls = registry.get("frontend", name)
-            own[name] = Part("frontend", name, name, cls, cls.Options(),
-                             registry.provider("frontend", name))
+            own[name] = resolve_part(registry, "frontend", name, name, {},
+                                     f"{where}: {name}.options")
     cases: list[Case] = []
-    for dump in dumps:
+    for dump_path in dumps:
         for comp in parts["compressor"]:
             for fe_index, fe in enumerate(parts["frontend"]):
                 for alloc in parts["allocator"]:
@@ -234,23 +271,41 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
                         fe_used = own[alloc.cls.frontend]
                     else:
                         fe_used = fe
-                    try:
-                        probe = alloc.cls(alloc.options, PageFrames())
-                    except CaseSkipped as exc:  # e.g. real code that is not at hand
-                        reason = str(exc)
-                    except Exception:  # noqa: BLE001 - the case itself fails, alone
-                        reason = ""
-                    else:
-                        reason = fe_used.cls.supports(probe) or ""
+                    reason = _skip_reason(alloc, fe_used)
                     for wl in parts["workload"]:
-                        if _excluded(suite, dump, comp, fe_used, alloc, wl):
+                        if _excluded(suite, dump_path, comp, fe_used, alloc, wl):
                             continue
-                        cases.append(Case(len(cases), dump, comp, fe_used, alloc, wl,
-                                          suite.seed, suite.verify, reason))
+                        uses = resolve_uses(registry, [comp, fe_used, alloc, wl])
+                        cases.append(Case(len(cases), dump_path, comp, fe_used, alloc, wl,
+                                          suite.seed, suite.verify, reason, uses))
     return Plan(cases, dumps)
 
 
-def _check_workload(wl: Part, dump: Dump, seed: int, where: str) -> None:
+def _skip_reason(alloc: Part[Allocator], fe: Part[FrontEnd]) -> str:
+    """Why a case of ``alloc`` under ``fe`` is skipped ("": it runs): the allocator is not
+    at hand (``CaseSkipped``) or the front end cannot drive it."""
+    try:
+        probe = alloc.cls(alloc.options, PageFrames())
+    except CaseSkipped as exc:  # e.g. real code that is not at hand
+        return str(exc)
+    except Exception:  # noqa: BLE001 - the case itself fails, alone
+        return ""
+    return fe.cls.supports(probe) or ""
+
+
+def _load_dumps(suite: Suite, base: Path, where: str) -> dict[Path, Dump]:
+    """The suite's dumps, each read (and checked) once, by path."""
+    dumps: dict[Path, Dump] = {}
+    for i, d in enumerate(suite.dumps):
+        p = Path(d) if Path(d).is_absolute() else base / d
+        if not p.exists():
+            raise UserError(f"{where}: dumps[{i}]: {d}: no such file")
+        if p not in dumps:
+            dumps[p] = load_dump(p)
+    return dumps
+
+
+def _check_workload(wl: Part[Any], dump: Dump, seed: int, where: str) -> None:
     o: WorkloadOptions = wl.options  # type: ignore[assignment]
     try:
         n = corpus_pages(dump.n_pages, o.zero_filled_pct, o.same_filled_pct, o.scale_pages)
@@ -261,7 +316,8 @@ def _check_workload(wl: Part, dump: Dump, seed: int, where: str) -> None:
         raise UserError(f"{where}: options: {exc}") from None
 
 
-def _excluded(suite: Suite, dump: Path, comp: Part, fe: Part, alloc: Part, wl: Part) -> bool:
+def _excluded(suite: Suite, dump: Path, comp: Part[Any], fe: Part[Any], alloc: Part[Any],
+              wl: Part[Any]) -> bool:
     """The suite's ``exclude:`` entries leave this combination out."""
     if not suite.exclude:
         return False
@@ -271,26 +327,22 @@ def _excluded(suite: Suite, dump: Path, comp: Part, fe: Part, alloc: Part, wl: P
     return any(x.matches(parts) for x in suite.exclude)
 
 
-def _part_record(p: Part) -> dict[str, Any]:
-    return {"name": p.name, "label": p.label, "options": p.options.model_dump(mode="json"),
-            "plugin": p.plugin.name, "distribution": p.plugin.dist, "version": p.plugin.version}
-
-
 Reporter = Callable[[str], None]
+#: the order of the parts in a results.json case record
+RECORD_PARTS = ("allocator", "frontend", "compressor", "workload")
 
 
 def _record(case: Case, dump: Dump, res: dict[str, Any]) -> dict[str, Any]:
-    """The results.json record of a case from its outcome (run, cached or skipped)."""
+    """The results.json record of a case (made from its :class:`CaseSpec`) and its
+    outcome (run, cached or skipped)."""
+    spec: CaseSpec = case.spec(dump.sha256)
     rec: dict[str, Any] = {
         "id": case.id,
-        "allocator": _part_record(case.allocator),
-        "frontend": _part_record(case.frontend),
-        "compressor": _part_record(case.compressor),
-        "workload": _part_record(case.workload),
-        "dump": {"name": case.dump_path.stem, "path": str(case.dump_path),
-                 "sha256": dump.sha256, "pages": dump.n_pages, "format": dump.format},
-        "seed": case.seed,
-        "verify": case.verify,
+        **{k: spec.part(k).record() for k in RECORD_PARTS},
+        "dump": {"name": spec.dump.name, "path": spec.dump.path,
+                 "sha256": spec.dump.sha256, "pages": dump.n_pages, "format": dump.format},
+        "seed": spec.seed,
+        "verify": spec.verify,
     }
     if "skipped" in res:
         rec["skipped"] = res["skipped"]
@@ -325,6 +377,7 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
     cache) and collect the results, in case order."""
     say = report or _stderr
     ex = execution or Execution()
+    suite = with_default_frontend(suite, registry)
     ex.check()
     cases = plan.cases
     blob_memo: dict[tuple[str, str], list[bytes]] = {}

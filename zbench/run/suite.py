@@ -5,7 +5,7 @@ name: default
 seed: 1
 dumps: [../dumps/default.zbdump]      # relative to the suite file
 compressors: [lz4, {name: zstd, options: {level: 3}}]
-frontends: [zram]                     # optional, default [zram]
+frontends: [zram]                     # optional: default, the default front end
 allocators: [{name: zsmalloc, options: {kernel: "6.18"}}]
 workloads: [fill, churn]
 verify: true                          # optional
@@ -14,6 +14,10 @@ timing: {pages: 512, processes: 2}    # optional: store/load latency (zbench/run
 exclude:                              # optional: combinations left out of the cross product
   - {allocators: [zbud], workloads: [churn]}   # a case matching every field listed
 ```
+
+Without ``frontends:`` a suite runs under the front end that declares itself the default
+(``FrontEnd.default_frontend``), resolved when the suite is expanded
+(:func:`zbench.run.runner.with_default_frontend`).
 
 Errors name the file and the field (``suites/x.yaml: allocators[1].name: ...``).
 """
@@ -96,7 +100,8 @@ class Suite(BaseModel):
     seed: StrictInt = 0
     dumps: list[str] = Field(min_length=1)
     compressors: list[PluginRef] = Field(min_length=1)
-    frontends: list[PluginRef] = Field(default_factory=lambda: [PluginRef(name="zram")])
+    #: not given: the default front end, filled in at expansion (see the module docstring)
+    frontends: list[PluginRef] = Field(default_factory=list)
     allocators: list[PluginRef] = Field(min_length=1)
     workloads: list[PluginRef] = Field(min_length=1)
     verify: StrictBool = False
@@ -196,7 +201,13 @@ class SuiteLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-SuiteLoader.add_constructor("tag:yaml.org,2002:map", SuiteLoader.construct_yaml_map)
+def _construct_map(loader: SuiteLoader, node: yaml.MappingNode) -> Any:
+    """YAML mappings through :meth:`SuiteLoader.construct_mapping` (PyYAML's own
+    ``construct_yaml_map``, a generator the loader drives)."""
+    return loader.construct_yaml_map(node)
+
+
+SuiteLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 def check_shape(data: Any, where: str) -> None:

@@ -18,17 +18,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zbench.run.spec import Case, Part, Plan
+from zbench.run.spec import TIMED_PARTS, Case, CaseSpec, Plan
 from zbench.run.suite import Suite
 from zbench.run.timing import PRESETS, TimingSpec, slug
 
 #: environment variables the pyperf workers keep (pyperf drops most of the environment)
 INHERIT_ENV = ("ZBENCH_CACHE", "ZBENCH_LOAD_PLUGINS", "ZBENCH_DISABLE_PLUGINS")
 OPS = ("store", "load")
+#: the order of the parts in a timing record
+TIMING_RECORD_PARTS = ("allocator", "frontend", "compressor")
 
 Reporter = Callable[[str], None]
 
@@ -55,7 +57,7 @@ def timing_cases(plan: Plan, only: list[str] | None = None) -> list[TimingCase]:
         if have is not None and not (have.skip_reason and not case.skip_reason):
             continue
         reason = case.skip_reason
-        if not getattr(case.allocator.cls, "timed", True):
+        if not case.allocator.cls.timeable:
             reason = "not timed (the running kernel)"
         elif only and case.allocator.label not in only:
             reason = "not in timing.allocators"
@@ -63,20 +65,17 @@ def timing_cases(plan: Plan, only: list[str] | None = None) -> list[TimingCase]:
     return list(out.values())
 
 
-def _part(p: Part) -> dict[str, Any]:
-    return {"name": p.name, "label": p.label, "options": p.options.model_dump(mode="json"),
-            "plugin": p.plugin.name, "distribution": p.plugin.dist, "version": p.plugin.version}
+def case_spec(tc: TimingCase, sha256: str) -> CaseSpec:
+    """The timing case's :class:`CaseSpec`: its compressor, front end and allocator."""
+    return tc.case.spec(sha256, TIMED_PARTS)
 
 
 def _spec(tc: TimingCase, suite: Suite, timing: TimingSpec, sha256: str,
           git_commit: str) -> dict[str, Any]:
-    c = tc.case
-    return {
-        "id": tc.id, "seed": suite.seed, "git_commit": git_commit,
-        "dump": {"path": str(c.dump_path), "sha256": sha256, "name": c.dump_path.stem},
-        "compressor": _part(c.compressor), "frontend": _part(c.frontend),
-        "allocator": _part(c.allocator), "timing": timing.model_dump(mode="json"),
-    }
+    """The JSON :mod:`zbench.run.bench` reads: the case, its id, the pyperf settings."""
+    spec = replace(case_spec(tc, sha256), seed=suite.seed)  # the suite's seed times it
+    return {"id": tc.id, "git_commit": git_commit, "case": spec.to_json(),
+            "timing": timing.model_dump(mode="json")}
 
 
 def _pyperf_summary(path: Path) -> dict[str, dict[str, Any]]:
@@ -170,12 +169,11 @@ def run_timing(suite: Suite, plan: Plan, out_dir: Path, preset: str = "suite",
     cases = timing_cases(plan, timing.allocators)
     records: list[dict[str, Any]] = []
     for i, tc in enumerate(cases):
-        c = tc.case
-        dump = plan.dumps[c.dump_path]
+        dump = plan.dumps[tc.case.dump_path]
+        spec = case_spec(tc, dump.sha256)
         rec: dict[str, Any] = {
-            "id": tc.id, "allocator": _part(c.allocator), "frontend": _part(c.frontend),
-            "compressor": _part(c.compressor),
-            "dump": {"name": c.dump_path.stem, "sha256": dump.sha256, "pages": dump.n_pages},
+            "id": tc.id, **{k: spec.part(k).record() for k in TIMING_RECORD_PARTS},
+            "dump": {"name": spec.dump.name, "sha256": spec.dump.sha256, "pages": dump.n_pages},
             "pages": min(timing.pages, dump.n_pages),
             "pyperf": {"preset": preset, "processes": timing.processes,
                        "values": timing.values, "warmups": timing.warmups,
@@ -193,8 +191,8 @@ def run_timing(suite: Suite, plan: Plan, out_dir: Path, preset: str = "suite",
         t0 = time.perf_counter()
         rel = Path("pyperf") / f"{slug(tc.id)}.json"
         (out_dir / "pyperf").mkdir(parents=True, exist_ok=True)
-        spec = _spec(tc, suite, timing, dump.sha256, git.get("commit", ""))
-        result = _run_one(tc, spec, out_dir / rel, preset, timeout)
+        bench_spec = _spec(tc, suite, timing, dump.sha256, git.get("commit", ""))
+        result = _run_one(tc, bench_spec, out_dir / rel, preset, timeout)
         rec.update(result)
         rec["elapsed_s"] = round(time.perf_counter() - t0, 3)
         if "error" in result:

@@ -11,9 +11,8 @@ proves every object comes back intact.
 from __future__ import annotations
 
 import random
-from typing import Any
 
-from zbench.api.compressor import Compressor
+from zbench.api.compressor import Compressor, CompressorProxy
 from zbench.api.frames import PAGE_SIZE
 
 
@@ -54,27 +53,12 @@ class SizedPages:
         return self._by_blob.get(blob)
 
 
-class SizedCompressor(Compressor):
+class SizedCompressor(CompressorProxy):
     """The case's compressor, plus decoding of size stand-ins."""
 
     def __init__(self, inner: Compressor, sized: SizedPages) -> None:
-        super().__init__(inner.options)
-        self.inner = inner
+        super().__init__(inner)
         self.sized = sized
-        self.name = inner.name  # type: ignore[misc]
-        self.library = inner.library  # type: ignore[misc]
-
-    def __getattr__(self, item: str) -> Any:
-        return getattr(self.inner, item)
-
-    def library_version(self) -> str:
-        return self.inner.library_version()
-
-    def params(self) -> dict[str, Any]:
-        return self.inner.params()
-
-    def compress(self, page: bytes) -> bytes:
-        return self.inner.compress(page)
 
     def decompress(self, data: bytes, size: int) -> bytes:
         key = self.sized.lookup(bytes(data))

@@ -3,8 +3,8 @@
 * :class:`AllocatorContract` - subclass it in your tests with ``allocator_class = MyAlloc``
   and pytest runs the allocator contract suite on it; every failure is a
   :class:`ContractViolation` naming the rule (:data:`RULES`).
-* :class:`CompressorContract`, :class:`WorkloadContract` - the same for compressors and
-  workloads.
+* :class:`FrontEndContract`, :class:`CompressorContract`, :class:`WorkloadContract` - the
+  same for front ends, compressors and workloads.
 * Fixtures (from :mod:`zbench.testing.plugin`, active once zbench is installed):
   ``zbench_registry``, ``zbench_plugin``, ``zbench_cli``, ``zbench_pages``.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from zbench.testing.checker import PoolChecker, payload
 from zbench.testing.contract import AllocatorContract
+from zbench.testing.frontend import FrontEndContract
 from zbench.testing.others import CompressorContract, WorkloadContract, make_pages
 from zbench.testing.rules import RULES, ContractViolation
 
@@ -21,6 +22,7 @@ __all__ = [
     "AllocatorContract",
     "CompressorContract",
     "ContractViolation",
+    "FrontEndContract",
     "PoolChecker",
     "WorkloadContract",
     "make_pages",

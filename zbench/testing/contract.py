@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from zbench import PAGE_SIZE, AllocationError, Allocator, PageFrames
+from zbench import PAGE_SIZE, AllocationError, Allocator, Capability, PageFrames, capabilities
 from zbench.api.options import parse_options
 from zbench.testing import migration
 from zbench.testing.checker import ERRNO_CODES, PoolChecker
@@ -112,6 +112,20 @@ class AllocatorContract:
             c.store(s)
         c.verify_all("after more objects were stored into the freed space")
         c.free_all(sorted(c.live, key=lambda _h: rng.random()))
+
+    def test_contract_distinct_handles(self, contract_options: dict[str, Any]) -> None:
+        """Handles stay distinct while freed room is reused: ``PoolChecker.store`` checks
+        each new handle is an int and against every live one."""
+        c = self.checker(contract_options)
+        rng = random.Random(7)
+        top = c.alloc.max_size()
+        for round_ in range(3):
+            for s in self.draw(rng, top, self.n_objects // 2):
+                c.store(s)
+            for h in sorted(c.live, key=lambda _h: rng.random())[: self.n_objects // 3]:
+                c.free(h)
+            c.verify_all(f"after round {round_ + 1} of storing and freeing")
+        c.free_all()
 
     def test_contract_legal_sizes_accepted(self, contract_options: dict[str, Any]) -> None:
         c = self.checker(contract_options)
@@ -214,7 +228,11 @@ class AllocatorContract:
 
     def test_contract_reclaim_frees_a_page(self, contract_options: dict[str, Any]) -> None:
         c = self.checker(contract_options)
-        if not c.alloc.evictable():
+        if Capability.EVICTABLE not in capabilities(c.alloc):
+            if c.alloc.evictable():
+                raise c.fail("reclaim-frees-a-page",
+                             "evictable() is True but reclaim_page() is Allocator's default "
+                             "(no LRU reclaim): a front end would call it and fail")
             pytest.skip(f"{self.allocator_class.name} is not evictable with these options")
         rng = random.Random(6)
         for s in self.draw(rng, c.alloc.max_size(), self.n_objects // 2):

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from zbench import Allocator
+from zbench import Allocator, Capability, capabilities
 from zbench.testing.checker import PoolChecker
 from zbench.testing.rules import ContractViolation
 
@@ -30,20 +30,14 @@ class MigrationApi:
 
 
 def find(alloc: Allocator) -> MigrationApi | None:
-    """The allocator's migration methods, or ``None`` when its pages never move."""
-    migrate = getattr(alloc, "migrate_page", None)
-    if not callable(migrate):
-        return None
-    base = getattr(Allocator, "migrate_page", None)
-    if base is not None and getattr(type(alloc), "migrate_page", None) is base:
-        return None  # the default: no movable_operations
-    rules = getattr(alloc, "migration", "unspecified rules")
-    if not rules:
+    """The allocator's migration methods, or ``None`` when its pages never move (it lacks
+    the ``movable`` capability: ``zbench.capabilities``)."""
+    if Capability.MOVABLE not in capabilities(alloc):
         return None
     isolate = getattr(alloc, "isolate_page", None)
     putback = getattr(alloc, "putback_page", None)
-    return MigrationApi(str(rules), isolate if callable(isolate) else None, migrate,
-                        putback if callable(putback) else None)
+    return MigrationApi(str(alloc.migration), isolate if callable(isolate) else None,
+                        alloc.migrate_page, putback if callable(putback) else None)
 
 
 def migrate_every_page(c: PoolChecker, api: MigrationApi) -> int:

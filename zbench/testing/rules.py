@@ -1,4 +1,4 @@
-"""The allocator contract's rules: one id and one sentence each.
+"""The contract suites' rules: one id and one sentence each.
 
 Every failure of the contract suite is a :class:`ContractViolation` whose message starts
 with the rule's id, says what was observed, and ends with the rule itself, e.g.::
@@ -38,6 +38,23 @@ RULES: dict[str, str] = {
     "reclaim-frees-a-page": (
         "on an evictable allocator, reclaim_page() calls evict() on live objects only, frees "
         "a page when the callback frees them, and leaves the other objects intact"),
+    # front ends (zbench.testing.FrontEndContract)
+    "frontend-round-trip": (
+        "every page stored at an offset loads back byte-identical (load() and peek()) until "
+        "it is invalidated or stored over, while other pages are stored, invalidated and "
+        "compacted; an offset holding no page loads as None"),
+    "frontend-offsets": "offsets() lists exactly the offsets that hold a page",
+    "frontend-peek-changes-nothing": (
+        "peek() returns what load() would and changes neither offsets(), metrics() nor the "
+        "pool"),
+    "frontend-metrics": (
+        "metrics() maps names to finite numbers and always has stored_pages, "
+        "same_filled_pages, huge_pages, compressed_bytes and object_bytes (none negative); "
+        "with every page invalidated stored_pages, compressed_bytes, object_bytes and the "
+        "allocator's pool_pages() are 0"),
+    "frontend-runs": (
+        "the front end drives the contract's allocator (supports() is None) and runs in a "
+        "suite, every load verified"),
     # compressors (zbench.testing.CompressorContract)
     "compressor-round-trip": "decompress(compress(page), PAGE_SIZE) returns the page",
     "compressor-deterministic": (
@@ -57,7 +74,7 @@ RULES: dict[str, str] = {
 
 def kind_of(rule: str) -> str:
     head = rule.split("-", 1)[0]
-    return head if head in ("compressor", "workload") else "allocator"
+    return head if head in ("compressor", "workload", "frontend") else "allocator"
 
 
 class ContractViolation(AssertionError):
