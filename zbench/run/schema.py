@@ -68,12 +68,12 @@ class PartRecord(_Model):
 
     name: str
     label: str
-    options: dict[str, Any] = Field(default_factory=dict)
     kernel: str | None = None
     simplifications: str | None = None
     library: str | None = None
     distribution: str | None = None
     version: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class DumpRecord(_Model):
@@ -101,13 +101,18 @@ class ClassRow(_Model):
     obj_used: Count
 
 
-class CaseRecord(_Model):
+class _Record(_Model):
+    """What a case record and a timing record share: the id, the parts and the dump."""
+
     id: str
     allocator: PartRecord
     frontend: PartRecord
     compressor: PartRecord
-    workload: PartRecord
     dump: DumpRecord
+
+
+class CaseRecord(_Record):
+    workload: PartRecord
     seed: int | None = None
     verify: bool | None = None
     skipped: str | None = None
@@ -134,24 +139,26 @@ class Histogram(_Model):
     counts: list[Count] = Field(default_factory=list)
 
 
-class TimingOp(_Model):
-    values_ns: list[Finite] = Field(default_factory=list)
-    mean_ns: Finite | None = None
-    std_ns: Finite | None = None
+class _Percentiles(_Model):
+    """From the passes timed one operation at a time."""
+
     p50_ns: Finite | None = None
     p90_ns: Finite | None = None
     p99_ns: Finite | None = None
     max_ns: Finite | None = None
+
+
+class TimingOp(_Percentiles):
+    """One operation's timing: pyperf's values (one per pass) and their summary."""
+
+    values_ns: list[Finite] = Field(default_factory=list)
+    mean_ns: Finite | None = None
+    std_ns: Finite | None = None
     compressor_share_pct: Finite | None = None
     histogram: Histogram | None = None
 
 
-class TimingRecord(_Model):
-    id: str
-    allocator: PartRecord
-    frontend: PartRecord
-    compressor: PartRecord
-    dump: DumpRecord
+class TimingRecord(_Record):
     skipped: str | None = None
     error: str | None = None
     store: TimingOp | None = None
