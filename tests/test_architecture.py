@@ -4,6 +4,7 @@ imports included), and the core imports no plugin."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import grimp
@@ -128,3 +129,33 @@ def test_core_imports_no_plugin(graph: grimp.ImportGraph) -> None:
     plugins = {p.name for p in (CORE.parent / "plugins").iterdir() if p.is_dir()}
     bad = [(m, t) for m, t in _edges(graph) if t.split(".")[0] in plugins]
     assert bad == []
+
+
+def _zbench_imports(source: str) -> list[str]:
+    """The zbench modules ``source`` imports (``zbench``, ``zbench.api.x``, ...)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append(node.module)
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+    return [m for m in out if m == "zbench" or m.startswith("zbench.")]
+
+
+def test_plugins_import_only_the_public_api() -> None:
+    """A plugin (built-in or example) imports ``zbench`` and nothing below it; its tests may
+    import ``zbench.testing`` too."""
+    bad = []
+    for root in ("plugins", "examples"):
+        for path in sorted((CORE.parent / root).rglob("*.py")):
+            if "build" in path.parts:
+                continue
+            ok = {"zbench", "zbench.testing"} if "tests" in path.parts else {"zbench"}
+            bad += [f"{path.relative_to(CORE.parent)}: {m}"
+                    for m in _zbench_imports(path.read_text()) if m not in ok]
+    assert bad == []
+
+
+def test_the_plugin_import_check_sees_deep_imports() -> None:
+    assert _zbench_imports("from zbench.api import safeio\nimport zbench\n") == [
+        "zbench.api", "zbench"]

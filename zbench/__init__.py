@@ -46,7 +46,7 @@ from zbench.api.options import PluginOptions
 from zbench.api.pagefill import same_filled_word
 from zbench.api.radix import RadixTree
 from zbench.api.reporter import Reporter, ReportTable, SideRow, Timings
-from zbench.api.safeio import read_text, write_atomic
+from zbench.api.safeio import read_bytes, read_text, write_atomic
 from zbench.api.significance import welch_p
 from zbench.api.version import __version__
 from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
@@ -125,6 +125,7 @@ __all__ = [
     "run_suite",
     "same_filled_word",
     "welch_p",
+    "read_bytes",
     "read_text",
     "write_atomic",
     "__version__",

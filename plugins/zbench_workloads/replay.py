@@ -19,8 +19,10 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from zbench import Op, OpKind, UserError, Workload, WorkloadOptions
-from zbench.api import safeio
+from zbench import Op, OpKind, UserError, Workload, WorkloadOptions, read_text
+
+#: the longest trace read (a trace can be long, but not unbounded)
+TRACE_LIMIT = 1 << 30
 
 _KINDS = {"store": OpKind.STORE, "load": OpKind.LOAD, "invalidate": OpKind.INVALIDATE,
           "compact": OpKind.COMPACT, "phase": OpKind.PHASE}
@@ -85,7 +87,7 @@ def _csv_records(path: Path, lines: list[str]) -> Iterator[tuple[str, dict[str, 
 
 
 def _records(path: Path) -> Iterator[tuple[str, dict[str, Any], bool]]:
-    text = safeio.read_text(path, safeio.TRACE_LIMIT, "trace file")
+    text = read_text(path, TRACE_LIMIT, "trace file")
     lines = text.splitlines(keepends=True)
     if not lines:
         return iter(())

@@ -4,7 +4,8 @@ Modules, one kernel concept each:
 
 * :mod:`.options` / :mod:`.rules` - plugin options and which rules a kernel follows;
 * :mod:`.size_class` - ``get_pages_per_zspage`` (<= 6.2) / ``calculate_zspage_chain_size``
-  (>= 6.3), class merging, ``huge_class_size``;
+  (>= 6.3), class merging, ``huge_class_size``, all derived from ``PAGE_SIZE`` (the
+  ``page_size`` option: 4 KiB runs, 16 / 64 KiB tables are inspect-only so far);
 * :mod:`.fullness` - fullness groups and the fullness lists (``insert_zspage``);
 * :mod:`.handle` - handle slots and obj encoding;
 * :mod:`.zspage` - zspage layout, free list, object placement and copying in frames;

@@ -8,6 +8,7 @@ from zbench import (
     PAGE_SIZE,
     AllocationError,
     Allocator,
+    CaseSkipped,
     Metrics,
     MigrateResult,
     Mobility,
@@ -40,6 +41,23 @@ SIMPLIFICATIONS = (
 )
 
 
+def page_size_problem(page_size: int, frames_page_size: int) -> str | None:
+    """Why a pool of ``PAGE_SIZE = page_size`` cannot be built on frames of
+    ``frames_page_size`` bytes (None: it can).  The class table follows any page size;
+    the object layout (zspage, compaction, migration) is written for 4 KiB pages, the
+    size of the core's frames and dumps, so other sizes are inspect-only for now."""
+    if frames_page_size != page_size:
+        return (f"zsmalloc page_size={page_size} needs {page_size}-byte page frames, "
+                f"these are {frames_page_size}-byte (zbench has 4096-byte frames and dumps "
+                f"only; 'zbench inspect zsmalloc --set page_size={page_size}' shows the "
+                f"class table)")
+    if page_size != PAGE_SIZE:
+        return (f"zsmalloc page_size={page_size}: the model stores objects in "
+                f"{PAGE_SIZE}-byte pages only so far; 'zbench inspect zsmalloc "
+                f"--set page_size={page_size}' shows the class table")
+    return None
+
+
 def _crosses(cls: SizeClass, obj_idx: int, n: int) -> bool:
     """True when ``n`` bytes from the start of slot ``obj_idx`` run into the next page
     (never in the huge class: one object per page, no header)."""
@@ -58,6 +76,9 @@ class ZsPool(Allocator):
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)  # coerces to this class's Options
         opts = self.options
+        problem = page_size_problem(opts.page_size, frames.page_size)
+        if problem is not None:
+            raise CaseSkipped(problem)
         self.rules = ZsRules.for_options(opts)
         self.fullness = make_fullness(self.rules.fullness)
         self.table = build_class_table(

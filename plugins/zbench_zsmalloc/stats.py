@@ -6,15 +6,17 @@ from typing import Any
 
 from .compaction import zs_can_compact
 from .fullness import Fullness, make_fullness
-from .options import ZsOptions
+from .options import DEFAULT_PAGE_SIZE, ZsOptions
 from .rules import ZsRules
 from .size_class import ClassTable, build_class_table
 
 
 def class_table(options: ZsOptions) -> ClassTable:
+    """The class table of ``options`` (its kernel's rules, chain size and page size)."""
     rules = ZsRules.for_options(options)
     fullness = make_fullness(rules.fullness)
-    return build_class_table(rules.chain_size, rules.chain_rule, fullness.nr_groups)
+    return build_class_table(rules.chain_size, rules.chain_rule, fullness.nr_groups,
+                             options.page_size)
 
 
 def describe_rows(options: ZsOptions) -> list[dict[str, Any]]:
@@ -33,15 +35,21 @@ def describe_rows(options: ZsOptions) -> list[dict[str, Any]]:
 
 
 def describe_summary(options: ZsOptions) -> dict[str, Any]:
+    """The table's headline figures; for a page size other than 4 KiB also the page
+    size and the class step (left out at 4 KiB, as in the serialised options)."""
     rules = ZsRules.for_options(options)
     table = class_table(options)
-    return {
+    summary: dict[str, Any] = {
         "kernel": str(rules.kernel),
         "chain_size": rules.chain_size,
         "size_classes": len(table.distinct),
         "huge_class_size": table.huge_class_size,
         "rule": rules.chain_rule.value,
     }
+    if table.page_size != DEFAULT_PAGE_SIZE:
+        summary["page_size"] = table.page_size
+        summary["class_step"] = table.class_delta
+    return summary
 
 
 def class_rows(table: ClassTable, fullness: Fullness) -> list[dict[str, int]]:
