@@ -1,4 +1,9 @@
-"""The zram front end (drivers/block/zram/zram_drv.c) driving an allocator."""
+"""The zram front end (drivers/block/zram/zram_drv.c) driving an allocator.
+
+* :mod:`.frontend` - the front end ``zram``: write, read, discard;
+* :mod:`.recompress` - secondary algorithms and the ``recompress`` pass (6.2+);
+* :mod:`.metrics` - definitions of the recompression metrics.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,15 @@ from collections.abc import Callable
 
 from zbench import hookimpl
 from zbench_zram.frontend import Zram
+from zbench_zram.metrics import METRICS
 
 
 @hookimpl
 def register_frontends(register: Callable[[type], None]) -> None:
     register(Zram)
+
+
+@hookimpl
+def register_metrics(register: Callable[[object], None]) -> None:
+    for d in METRICS:
+        register(d)

@@ -9,6 +9,7 @@ runs synchronously right after the store that queued it.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from pydantic import Field, model_validator
 
@@ -47,11 +48,17 @@ class ZswapOptions(PluginOptions):
                                    "invalidate in the swap slots cache's batches of 64 "
                                    "(mm/swap_slots.c free_swap_slot; one CPU), not at once")
 
+    writeback: bool = Field(True, description="memory.zswap.writeback of the case's cgroup "
+                            "(6.8+): off = nothing is written back and a page zswap rejects "
+                            "stays in memory; 6.18 then rejects incompressible pages")
+
     @model_validator(mode="after")
     def _check(self) -> ZswapOptions:
         rules = rules_for(self.kernel)
         if self.exclusive_loads and not rules.exclusive_allowed:
             raise ValueError(f"exclusive loads appeared in 6.5 (kernel {self.kernel})")
+        if not self.writeback and not rules.writeback_control:
+            raise ValueError(f"memory.zswap.writeback appeared in 6.8 (kernel {self.kernel})")
         return self
 
 
@@ -81,6 +88,8 @@ class Zswap(FrontEnd):
                               + f", not {allocator.name}")
         self.exclusive = r.exclusive_default if options.exclusive_loads is None \
             else options.exclusive_loads
+        self.writeback = options.writeback  # memory.zswap.writeback (>= 6.8)
+        self.slots_cache = options.swap_slots_cache
         evictable = allocator.evictable()
         self.hlen = HEADER if r.header == "always" or (r.header == "evictable" and evictable) \
             else 0
@@ -142,6 +151,21 @@ class Zswap(FrontEnd):
         if getattr(page, "clean", False) and (
                 offset in self.tree or offset in self.swap_device or offset in self.zeromap):
             return  # a clean swap-cache page whose copy is still valid: reclaim just drops it
+        self._forget(offset, page)
+        if self.rules.same_filled == "zeromap" and same_filled_word(page.data) == 0:
+            # swap_writepage (>= 6.12): is_folio_zero_filled -> swap_zeromap_folio_set,
+            # before and instead of zswap_store: no limit check, no pool_limit_hit
+            self.zeromap.add(offset)
+            return
+        if not self._admit():
+            self._reject(offset, page.data)
+            return
+        if not self._store_page(offset, page):
+            self._reject(offset, page.data)
+
+    def _forget(self, offset: int, page: Page) -> None:
+        """Before a store: the page is no longer in memory, and the old entry at the
+        offset goes (zswap_store's duplicate invalidation)."""
         self.ram.pop(offset, None)
         if not getattr(page, "clean", False):
             self.swapcache.discard(offset)  # a new page: the old swap-cache copy is gone
@@ -149,23 +173,28 @@ class Zswap(FrontEnd):
                 and not self.rules.frontswap_dup_invalidate:
             self.c["duplicate_entry"] += 1
         self._drop(offset)
-        if not self._admit():
-            self._reject(offset, page.data)
-            return
+
+    def _store_page(self, offset: int, page: Page) -> bool:
+        """One page past the pool-limit check (zswap_store_page from 6.13): False = the
+        store failed (counted), the caller rejects.  From 6.12 zswap has no same-filled
+        handling: a zero page that reaches it (one of a large folio that is not zero
+        throughout) is compressed like any other."""
         data = page.data
         word = same_filled_word(data)
         mode = self.rules.same_filled
-        if word is not None and (mode == "any" or (mode in ("zero", "zeromap") and word == 0)):
-            if mode == "zeromap":
-                self.zeromap.add(offset)
-                return
+        if word is not None and (mode == "any" or (mode == "zero" and word == 0)):
             self.tree[offset] = _Entry(0, 0, 0, word, False)
             self.same_filled_pages += 1
             self._update_total_size()
-            return
+            return True
         comp = page.compressed
         raw = False
         if len(comp) >= PAGE_SIZE and self.rules.store_incompressible:
+            if not self.writeback:
+                # zswap_compress (6.18): the memcg cannot write back, so storing the page
+                # as-is only adds metadata: -EINVAL, or the compressor's -ENOSPC
+                self._count_compress_fail(len(comp) > PAGE_SIZE)
+                return False
             comp, raw = data, True
         elif len(comp) > PAGE_SIZE and self.rules.dst_limit_page:
             # the output does not fit the PAGE_SIZE destination: lz4, zstd, lzo and
@@ -175,17 +204,14 @@ class Zswap(FrontEnd):
             # checked against 6.12 in user-mode Linux, docs/kernel.md)
             # before 6.6 (6.1) zswap_frontswap_store counts no failed compression
             if self.rules.compress_fail_counter:
-                poor = self._algorithm() == "842"
-                self.c["reject_compress_poor" if poor else "reject_compress_fail"] += 1
-            self._reject(offset, data)
-            return
+                self._count_compress_fail(True)
+            return False
         size = len(comp) + self.hlen
         try:
             handle = self.allocator.malloc_keyed(size, offset)  # keyed: the 2013 zbud series
         except AllocationError as exc:
             self.c["reject_compress_poor" if exc.code == "ENOSPC" else "reject_alloc_fail"] += 1
-            self._reject(offset, data)
-            return
+            return False
         header = offset.to_bytes(HEADER, "little") if self.hlen else b""
         self.allocator.write(handle, header + comp)
         self.tree[offset] = _Entry(handle, len(comp), self.hlen, None, raw)
@@ -198,6 +224,47 @@ class Zswap(FrontEnd):
         self.c["stored_incompressible_pages"] += raw
         self._update_total_size()
         self.pool_max = max(self.pool_max, self._pool_pages())
+        return True
+
+    def _count_compress_fail(self, overflow: bool) -> None:
+        """A failed compression: 842's -ENOSPC (output past the limit) is
+        reject_compress_poor, every other error reject_compress_fail."""
+        poor = overflow and self._algorithm() == "842"
+        self.c["reject_compress_poor" if poor else "reject_compress_fail"] += 1
+
+    # -- large folios -------------------------------------------------------
+    def store_folio(self, offset: int, pages: Sequence[Page]) -> None:
+        """swap_writepage of a large folio at ``offset`` .. ``offset + len(pages) - 1``.
+
+        The swap layer first: a folio zero throughout goes to the zeromap (>= 6.12,
+        is_folio_zero_filled), any other clears its bits.  Then zswap_store: before
+        6.13 a large folio is rejected whole (folio_test_large); from 6.13
+        (b7c0ccdfbafd) the limits are checked once for the folio, each page is stored
+        as its own entry, and one failed page fails the folio: every entry at its
+        offsets is erased (``check_old``) and all its pages go to swap."""
+        if len(pages) == 1:
+            self.store(offset, pages[0])
+            return
+        offsets = range(offset, offset + len(pages))
+        for o, page in zip(offsets, pages, strict=True):
+            self._forget(o, page)
+        if self.rules.same_filled == "zeromap" and all(
+                same_filled_word(p.data) == 0 for p in pages):
+            self.zeromap.update(offsets)  # swap_zeromap_folio_set
+            return
+        if self.rules.folio_store == "per-page" and not self._check_limits() and all(
+                self._store_page(o, p) for o, p in zip(offsets, pages, strict=True)):
+            return
+        for o in offsets:
+            self._drop(o)  # zswap_store's check_old: xa_erase + zswap_entry_free
+        self._reject_folio(offsets, pages)
+
+    def _reject_folio(self, offsets: range, pages: Sequence[Page]) -> None:
+        """The folio goes to swap (or stays in memory); the shrink worker is queued once."""
+        for o, page in zip(offsets, pages, strict=True):
+            self._swap_out(o, page.data)
+        if self.rules.folio_store == "per-page" and self.reached_full:
+            self._second_chance_worker()
 
     def _algorithm(self) -> str:
         """The kernel crypto algorithm the case's compressor stands for."""
@@ -206,9 +273,18 @@ class Zswap(FrontEnd):
     def _reject(self, offset: int, data: bytes) -> None:
         """The store failed: the page goes to the swap device; from 6.12 every rejection
         queues the shrink worker while the pool is full (zswap_store's ``reject:``)."""
-        self.swap_device[offset] = data
+        self._swap_out(offset, data)
         if self.rules.shrink == "second-chance" and self.reached_full:
             self._second_chance_worker()
+
+    def _swap_out(self, offset: int, data: bytes) -> None:
+        """swap_writepage after zswap_store failed: written to the swap device, unless the
+        memcg's zswap writeback is off (>= 6.8): then the folio is redirtied and kept in
+        memory (folio_mark_dirty, AOP_WRITEPAGE_ACTIVATE)."""
+        if self.writeback:
+            self.swap_device[offset] = data
+        else:
+            self.ram[offset] = data
 
     def _check_limits(self) -> bool:
         """zswap_check_limits (6.12): True while the pool is full (reject)."""
@@ -225,6 +301,8 @@ class Zswap(FrontEnd):
         the LRU a time, oldest first; a referenced one is rotated (the bit cleared, a
         failure), an unreferenced one written back; until the pool is at most the accept
         threshold or MAX_RECLAIM_RETRIES failures."""
+        if not self.writeback:
+            return  # shrink_memcg: -ENOENT for every walk, MAX_RECLAIM_RETRIES, no writeback
         failures = 0
         while self.lru:  # do { ... } while (zswap_total_pages() > thr): one try at least
             offset = next(iter(self.lru))
@@ -263,6 +341,8 @@ class Zswap(FrontEnd):
         return True
 
     def _shrink_worker(self) -> None:
+        if not self.writeback:
+            return  # 6.8-6.11 shrink_memcg: -EINVAL, the worker stops, nothing counted
         if self.rules.shrink == "worker-one":
             if not self._shrink_one():
                 self.c["reject_reclaim_fail"] += 1
@@ -341,7 +421,7 @@ class Zswap(FrontEnd):
 
     def invalidate(self, offset: int) -> None:
         self.swapcache.discard(offset)
-        batch = self.rules.invalidate_batch if self.options.swap_slots_cache else 0
+        batch = self.rules.invalidate_batch if self.slots_cache else 0
         e = self.tree.get(offset) if batch else None
         if e is not None:
             # 6.1 free_swap_slot: a full batch goes to swapcache_free_entries (zswap

@@ -3,7 +3,64 @@
 Each switch names the change that introduced it; ``rules_for`` turns a kernel
 version into one frozen record the front end reads.  Checked against
 mm/zswap.c of torvalds/linux at 003ae2fb (≈6.6) for the store/load/shrink
-paths.
+paths, and the store / compress / shrink paths against a mainline mm/zswap.c
+after "mm: zswap: interact directly with zsmalloc" (≥ 6.18).
+
+Audit through 6.18 (item: version, commit, modelled):
+
+* same-filled pages: 4.16 "zswap: same-filled pages handling" (any word, one
+  entry without an allocation); 6.10 "mm: zswap: remove same_filled module params"
+  (Yosry Ahmed; the handling stays, always on); 6.12 0ca0c24e3211 "mm: store zero
+  pages to be swapped out in a bitmap" (Usama Arif: swap_writepage ->
+  is_folio_zero_filled / swap_zeromap_folio_set in mm/page_io.c keep zero folios out
+  of zswap) and 20a5532ffa53 "mm: remove code to handle same filled pages" (zswap's
+  zswap_is_folio_same_filled gone).  Modelled (``same_filled``).  The 6.10-6.11
+  record says "zero" (zero pages only); the code 20a5532ffa53 removes still stores
+  any repeated word, so 6.10-6.11 should be "any" (left as is: tests/test_zswap.py
+  pins "zero").
+* large folios: < 6.13 zswap_store rejects a large folio (``if
+  (folio_test_large(folio)) return false``, 6.6); 6.13 b7c0ccdfbafd "mm: zswap:
+  support large folios in zswap_store()" (Kanchana P Sridhar): zswap_check_limits
+  once per folio, zswap_store_page per page, one entry each; a failed page fails the
+  folio and zswap_store's ``check_old`` erases every entry at the folio's offsets
+  (the new ones and stale ones); 63895d20d63b "mm/zswap: fix inconsistency when
+  zswap_store_page() fails" (charging only).  Modelled per page by
+  ``Zswap.store_folio`` (``folio_store``); the core's workload API stores single
+  pages, so suites never reach it.
+* the dynamic shrinker: 6.8 b5ba474f3f51 "zswap: shrink zswap pool based on memory
+  pressure" (Nhat Pham: zswap_shrinker_count / zswap_shrinker_scan, off unless
+  zswap.shrinker_enabled or CONFIG_ZSWAP_SHRINKER_DEFAULT_ON); 6.12 "mm: zswap:
+  implement a second chance algorithm for dynamic zswap shrinker".  Not modelled
+  (``shrinker``): zbench has no memory pressure outside the pool limit.  The global
+  shrink_worker and its referenced bit are modelled (``shrink``).
+* memory.zswap.writeback: 6.8 501a06fe8e4c "zswap: memcontrol: implement zswap
+  writeback disabling" (Nhat Pham): shrink_memcg refuses a memcg with writeback off
+  (-EINVAL, from 6.11 -ENOENT) and swap_writepage keeps a page zswap rejected in
+  memory (folio_mark_dirty, AOP_WRITEPAGE_ACTIVATE).  Modelled (option
+  ``writeback``, ``writeback_control``).
+* incompressible pages: 6.18 dca4437a5861 "mm/zswap: store <PAGE_SIZE compression
+  failed page as-is" (SeongJae Park): zswap_compress stores a page whose compression
+  fails or gives >= PAGE_SIZE as PAGE_SIZE raw bytes (stored_incompressible_pages),
+  unless the folio's memcg has writeback off: then -EINVAL (or the compressor's
+  -ENOSPC) and the page is rejected.  Modelled (``store_incompressible``).
+* pool limit: zswap_max_pool_percent (3.11); 5.6 "mm/zswap.c: add allocation
+  hysteresis if pool limit is hit" (accept_threshold_percent, the shrink worker);
+  6.5 "mm: zswap: shrink until can accept"; 6.10 "mm: zswap: optimize zswap pool size
+  tracking" (Johannes Weiner: zswap_total_pages asks the pools each time, no
+  zswap_pool_total_size), "mm: zswap: refactor limit checking from zswap_store()"
+  (zswap_check_limits) and "mm: zswap: always shrink in zswap_store() if
+  zswap_pool_reached_full" (Yosry Ahmed).  Modelled; the model gives
+  zswap_check_limits and the always-shrink rule to >= 6.12 only, where the real
+  6.12 checked them (6.10-6.11 have them too; left as is: tests/test_zswap.py pins
+  "worker-loop" for 6.10-6.11).
+* backends: zbud 3.11, zsmalloc 3.18 ("zswap: changes for zpool"), z3fold 4.8; zbud
+  and z3fold removed in 6.15 ("mm: zbud: remove zbud", "mm: z3fold: remove z3fold",
+  Yosry Ahmed), so zsmalloc only; 6.18 "mm: zswap: interact directly with zsmalloc" and "mm: remove
+  unused zpool layer" (Johannes Weiner): no zpool, no out-of-tree driver.  Modelled
+  (``backends``, ``zpool``).
+
+Commit ids are given where a mainline id was checked (Fixes: tags and commit
+references); the others are named by subject.
 """
 
 from __future__ import annotations
@@ -73,7 +130,23 @@ class ZswapRules:
     #: the evictions (under_reclaim), so the size still counts it until the next store
     #: or free (6.1; 6.12's zswap_total_pages asks the pool each time)
     stale_total_size: bool
-    store_incompressible: bool  # store pages that do not compress raw (>= 6.18)
+    #: store pages that do not compress (failure or >= PAGE_SIZE) raw, PAGE_SIZE bytes
+    #: (>= 6.18, dca4437a5861 "mm/zswap: store <PAGE_SIZE compression failed page
+    #: as-is", zswap_compress); rejected instead while the memcg's writeback is off
+    store_incompressible: bool
+    #: memory.zswap.writeback exists (>= 6.8, 501a06fe8e4c "zswap: memcontrol:
+    #: implement zswap writeback disabling"): off = shrink_memcg writes nothing back and
+    #: swap_writepage keeps a rejected page in memory
+    writeback_control: bool
+    #: the memory-pressure shrinker exists (>= 6.8, b5ba474f3f51 "zswap: shrink zswap
+    #: pool based on memory pressure"; zswap_shrinker_count/scan); not modelled: off by
+    #: default (CONFIG_ZSWAP_SHRINKER_DEFAULT_ON=n) and zbench has no reclaim pressure
+    shrinker: bool
+    #: a large folio: "reject" (< 6.13, zswap_store: folio_test_large -> false) or
+    #: "per-page" (>= 6.13, b7c0ccdfbafd "mm: zswap: support large folios in
+    #: zswap_store()": one limit check, an entry per page, one failed page fails and
+    #: invalidates the whole folio)
+    folio_store: str
     backends: frozenset[str]  # zpool backends this version offered
     #: 3.18 - 6.17: zswap reaches its backend through zpool, so an out-of-tree zpool
     #: driver (an allocator plugin such as zblock) can serve it; 3.11 - 3.17 called zbud
@@ -128,6 +201,9 @@ def rules_for(k: KernelVersion) -> ZswapRules:
         writeback_checks_swapcache=v61,
         stale_total_size=v61,
         store_incompressible=k >= "6.18",
+        writeback_control=k >= "6.8",
+        shrinker=k >= "6.8",
+        folio_store="per-page" if k >= "6.13" else "reject",
         backends=frozenset(backends),
         zpool="3.18" <= k < "6.18",
     )

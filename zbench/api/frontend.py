@@ -138,6 +138,13 @@ class FrontEnd(abc.ABC):
         """The workload ended the phase ``label``; the default tells the allocator."""
         self.allocator.phase(label)
 
+    def workload_ended(self) -> None:
+        """The workload's last operation is done; the run verifies every live page next,
+        then calls :meth:`finish`.  A front end that acts on its own at the end (zram's
+        recompression pass, as ``echo type=huge > recompress`` after the workload) does it
+        here, so verification covers it.  Default: nothing."""
+        return None
+
     def finish(self) -> Finished | None:
         """After the workload: figures measured outside the models (see
         ``Allocator.finish``); the default asks the allocator."""

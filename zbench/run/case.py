@@ -224,6 +224,7 @@ class _Driver:
             self.ops += 1
             if progress is not None and self.ops % 4096 == 0:
                 progress(self.ops)
+        self.rig.frontend.workload_ended()  # what it does then is verified too
         self.verifier.check_all()
 
     def store(self, op: Op) -> bool:
