@@ -44,6 +44,19 @@ def assert_one_line(res: subprocess.CompletedProcess[str], code: int = 2,
     return lines[0]
 
 
+def make_plugin(site: Path, name: str, source: str) -> Path:
+    """A plugin distribution in the folder ``site`` (put on PYTHONPATH): ``zbench-NAME``
+    with entry point NAME = module ``zbench_NAME`` holding ``source``; the module's path."""
+    mod = f"zbench_{name.replace('-', '_')}"
+    path = site / f"{mod}.py"
+    path.write_text(source)
+    info = site / f"{mod}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: zbench-{name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[zbench]\n{name} = {mod}\n")
+    return path
+
+
 def snapshot(folder: Path) -> set[Path]:
     """Every path under ``folder`` (to compare before and after a command)."""
     return set(folder.rglob("*")) if folder.exists() else set()

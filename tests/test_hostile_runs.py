@@ -16,7 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile import ROOT, assert_no_leftovers, assert_one_line, in_session, snapshot, zbench
+from hostile import (
+    ROOT,
+    assert_no_leftovers,
+    assert_one_line,
+    in_session,
+    make_plugin,
+    snapshot,
+    zbench,
+)
 
 DUMP = ROOT / "dumps" / "default.zbdump"
 
@@ -80,16 +88,6 @@ class Hostile(Allocator):
 def register_allocators(register):
     register(Hostile)
 '''
-
-
-def make_plugin(site: Path, name: str, source: str) -> None:
-    """A distribution ``zbench-NAME`` with entry point NAME = module ``zbench_NAME``."""
-    mod = f"zbench_{name.replace('-', '_')}"
-    (site / f"{mod}.py").write_text(source)
-    info = site / f"zbench_{name.replace('-', '_')}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: zbench-{name}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[zbench]\n{name} = {mod}\n")
 
 
 def allocator(site: Path, name: str, malloc: str = "pass", write: str = "pass",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import ROOT, zbench
+from hostile import ROOT, make_plugin, zbench
 
 from zbench.api.registry import get_registry
 from zbench.run import casecache
@@ -136,19 +136,6 @@ class Outer(Allocator):
 def register_allocators(register):
     register(Outer)
 '''
-
-
-def make_plugin(site: Path, name: str, source: str) -> Path:
-    """A distribution ``zbench-NAME`` with entry point NAME = module ``zbench_NAME``; the
-    module's path."""
-    mod = f"zbench_{name.replace('-', '_')}"
-    path = site / f"{mod}.py"
-    path.write_text(source)
-    info = site / f"{mod}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: zbench-{name}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[zbench]\n{name} = {mod}\n")
-    return path
 
 
 @pytest.fixture
