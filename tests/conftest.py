@@ -35,3 +35,18 @@ def raw_dump(tmp_path: Path) -> Path:
     p = tmp_path / "small.pages"
     p.write_bytes(make_pages(256))
     return p
+
+
+@pytest.fixture(scope="module")
+def uml_kernel_612():  # type: ignore[no-untyped-def]
+    """The 6.12 UML kernel, built once by ``zbench kernel build`` (built here when none is
+    and it can be; else the test skips with the reason)."""
+    from zbench_uml import build
+
+    k = build.find("6.12")
+    if k is not None:
+        return k
+    try:
+        return build.build("6.12")
+    except build.BuildError as exc:
+        pytest.skip(f"no 6.12 UML kernel and none can be built here: {exc}")

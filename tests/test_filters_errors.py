@@ -155,7 +155,8 @@ def test_a_set_typo_names_flag_plugin_key_valid_keys_and_the_nearest(
         work: Path, suite: list[str]) -> None:
     line = bad_input(["run", *suite, "--set", "zsmalloc.chain_sise=4"], work,
                      "--set zsmalloc.chain_sise=4:", "zsmalloc", "unknown option 'chain_sise'",
-                     "chain_size, kernel", "did you mean 'chain_size'?")
+                     "(options: chain_size, classes, kernel, page_size)",
+                     "did you mean 'chain_size'?")
     assert "zram.yaml" not in line and "Extra inputs" not in line
 
 

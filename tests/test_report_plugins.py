@@ -220,10 +220,11 @@ def test_zsmalloc_records_its_classes_as_before() -> None:
 
 def test_metrics_doc_lists_each_plugins_metrics() -> None:
     from zbench_aspace.report import METRICS as ASPACE
+    from zbench_zram.metrics import METRICS as ZRAM
     from zbench_zswap.report import METRICS as ZSWAP
 
     doc = (ROOT / "docs" / "metrics.md").read_text()
-    for defs in (METRICS, ZSWAP, ASPACE):
+    for defs in (METRICS, ZSWAP, ASPACE, ZRAM):
         assert markdown_table(defs) in doc
 
 

@@ -26,14 +26,8 @@ pytestmark = [pytest.mark.uml, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def kernel() -> build.BuiltKernel:
-    k = build.find("6.12")
-    if k is not None:
-        return k
-    try:
-        return build.build("6.12")
-    except build.BuildError as exc:
-        pytest.skip(f"no 6.12 UML kernel and none can be built here: {exc}")
+def kernel(uml_kernel_612: build.BuiltKernel) -> build.BuiltKernel:
+    return uml_kernel_612
 
 
 def _stream(backend: str, pages: list[bytes], compressor: str = "lz4") -> Path:

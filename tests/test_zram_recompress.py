@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from zbench_compressors import Lz4
 from zbench_zram.frontend import Zram, ZramOptions
-from zbench_zram.recompress import ClassLookup, Recompressor
+from zbench_zram.recompress import ClassLookup, RecompressOptions, Recompressor
 from zbench_zsmalloc import ZsOptions, ZsPool
 
 from zbench import (
@@ -118,9 +118,25 @@ def test_same_class_rule_in_a_multi_object_class() -> None:
         rc = Recompressor(fe.options.kernel, [], None)  # type: ignore[attr-defined]
         rc.comps[1] = FixedSize(size)
         rc.num_active_comps = 2
-        prio, new = rc.new_object(page, old, 0, 1, 2, lookup)
+        prio, new, incompressible = rc.new_object(page, old, 0, 1, 2, lookup)
         assert (new is not None) == kept, size
         assert prio == (1 if kept else 2)
+        assert incompressible == (not kept)  # the only algorithm reached no smaller class
+
+
+def test_a_smaller_class_above_the_threshold_is_not_incompressible() -> None:
+    """zram_recompress: "successful recompression but above threshold" returns before the
+    ZRAM_INCOMPRESSIBLE test, which looks at the last algorithm's class (6.12 source)."""
+    fe = _zram()
+    lookup = ClassLookup(fe.allocator)
+    old, below = lookup.sizes[40], lookup.sizes[39]
+    opts = RecompressOptions(type="huge", threshold=below - 10)
+    rc = Recompressor(fe.options.kernel, [], opts)  # type: ignore[attr-defined]
+    rc.comps[1] = FixedSize(below)  # a smaller class, but not below the threshold
+    rc.num_active_comps = 2
+    assert rc.new_object(RANDOM[0], old, 0, 1, 2, lookup) == (2, None, False)
+    rc.comps[1] = FixedSize(old)  # the same class: nothing gained
+    assert rc.new_object(RANDOM[0], old, 0, 1, 2, lookup) == (2, None, True)
 
 
 def test_one_byte_less_lands_in_a_smaller_class_and_is_kept() -> None:
@@ -196,6 +212,58 @@ def test_612_processes_the_largest_bucket_first_in_reverse_scan_order() -> None:
     table[1].incompressible = True
     table[2].prio = 1  # already at the highest priority the pass may use
     assert new.candidates(table, 2) == [0]
+
+
+# -- type=idle and huge_idle (idle marking: zbench_zram.writeback) ----------------------
+TEXT = [(f"idle {s} " * 600).encode()[:PAGE_SIZE] for s in range(2)]
+
+
+def _idle_device(kind: str, kernel: str = "6.18") -> Zram:
+    """RANDOM at offsets 0-3 (huge), TEXT at 4-5, one zero page at 6; all marked idle,
+    then offsets 0 and 4 read (zram_accessed clears ZRAM_IDLE)."""
+    params = ZramOptions(kernel=kernel).kernel >= "6.12"  # algorithm_params allowed
+    zstd = ZSTD19 if params else {"name": "zstd", "priority": 1}
+    fe = _zram(kernel, recomp_algorithms=[zstd], recompress={"type": kind},
+               mark_idle={})
+    for off, page in enumerate(RANDOM + TEXT + [bytes(PAGE_SIZE)]):
+        fe.store(off, P(page))
+    fe.mark_idle()
+    fe.load(0)
+    fe.load(4)
+    return fe
+
+
+@pytest.mark.parametrize(("kind", "picked"), [
+    ("idle", [1, 2, 3, 5]), ("huge_idle", [1, 2, 3]), ("huge", [0, 1, 2, 3]),
+])
+def test_idle_types_pick_the_slots_marked_and_not_read_since(kind: str,
+                                                             picked: list[int]) -> None:
+    """scan_slots_for_recompress: ZRAM_IDLE for idle/huge_idle, ZRAM_HUGE for
+    huge/huge_idle; the same-filled slot never (6.12 does not even mark it)."""
+    fe = _idle_device(kind, "6.6")
+    assert fe._recomp is not None
+    assert sorted(fe._recomp.candidates(fe._table, 2)) == picked
+
+
+def test_idle_recompression_without_marking_finds_nothing() -> None:
+    fe = _zram(recomp_algorithms=[ZSTD19], recompress={"type": "idle"})
+    for off, page in enumerate(RANDOM):
+        fe.store(off, P(page))
+    assert fe.recompress() == 0 and fe.metrics()["recompress_attempts"] == 0
+
+
+@pytest.mark.parametrize(("kernel", "idle_after"), [("6.18", 0), ("6.6", 3)])
+def test_recompression_clears_idle_from_612(kernel: str, idle_after: int) -> None:
+    """zstd cannot shrink random pages: the three idle huge slots stay, incompressible;
+    6.12+ ("zram: clear IDLE flag after recompression") clears ZRAM_IDLE on each slot
+    read, before only the slots whose object was replaced lose it (zram_free_page)."""
+    fe = _idle_device("huge_idle", kernel)
+    assert fe.recompress() == 0
+    m = fe.metrics()
+    assert m["recompress_attempts"] == 3 and m["incompressible_pages"] == 3
+    idle_huge = sum(1 for off in range(4) if fe._table[off].idle)
+    assert idle_huge == idle_after
+    assert all(fe.load(off) == page for off, page in enumerate(RANDOM))
 
 
 # -- the shipped dump: lz4, then zstd on the huge pages --------------------------------
@@ -319,10 +387,8 @@ BAD = [
     ({"recomp_algorithms": [{"name": "zstd", "priority": 4}]}, "must be at most 3"),
     ({"recomp_algorithms": [{"name": "no-such-algo", "priority": 1}]},
      "unknown compressor 'no-such-algo'"),
-    ({"recomp_algorithms": [{"name": "zstd", "priority": 1}], "recompress": {"type": "idle"}},
-     "recompress type=idle is not modelled yet"),
-    ({"recomp_algorithms": [{"name": "zstd", "priority": 1}],
-      "recompress": {"type": "huge_idle"}}, "recompress type=huge_idle is not modelled yet"),
+    ({"recomp_algorithms": [{"name": "zstd", "priority": 1}], "recompress": {"type": "cold"}},
+     "recompress.type: must be one of 'huge', 'idle' or 'huge_idle'"),
     ({"recompress": {"type": "huge"}}, "recompress needs recomp_algorithms"),
     ({"recomp_algorithms": [{"name": "zstd", "priority": 2}]}, "without a gap"),
     ({"recomp_algorithms": [{"name": "zstd", "priority": 1}, {"name": "lz4", "priority": 1}]},

@@ -191,12 +191,11 @@ def test_page_size_from_set_string() -> None:
 @pytest.mark.parametrize(("page", "frames_page", "reason"), [
     (16384, 4096, "page_size=16384 needs 16384-byte page frames, these are 4096-byte"),
     (65536, 4096, "page_size=65536 needs 65536-byte page frames, these are 4096-byte"),
-    (4096, 16384, "page_size=4096 needs 4096-byte page frames, these are 16384-byte"),
-    (16384, 16384, "stores objects in 4096-byte pages only so far"),
 ])
 def test_pool_refuses_other_page_sizes(page: int, frames_page: int, reason: str) -> None:
-    """A case needs frames of the pool's page size and the 4 KiB object layout: anything
-    else is skipped with a reason (the runner probes with 4 KiB frames)."""
+    """A ``page_size`` other than the default names the PAGE_SIZE the suite means: on
+    frames of another size the case is skipped with a reason (the runner probes with the
+    case's frames)."""
     with pytest.raises(CaseSkipped, match=reason) as exc:
         ZsPool(ZsOptions(page_size=page), PageFrames(page_size=frames_page))
     assert "\n" not in str(exc.value)
@@ -206,6 +205,14 @@ def test_pool_refuses_other_page_sizes(page: int, frames_page: int, reason: str)
 def test_pool_builds_on_4k_frames() -> None:
     pool = ZsPool(ZsOptions(page_size=4096), PageFrames())
     assert pool.max_size() == 4096 and pool.huge_class_size() == 3625
+
+
+@pytest.mark.parametrize("page", [4096, 16384])
+def test_pool_on_16k_frames_follows_them(page: int) -> None:
+    """On 16 KiB frames a pool runs with ``page_size`` 16384 or the default 4096 (which
+    follows the frames): ZS_MAX_ALLOC_SIZE and ``huge_class_size`` are the 16 KiB table's."""
+    pool = ZsPool(ZsOptions(page_size=page), PageFrames(page_size=16384))
+    assert pool.max_size() == 16384 and pool.huge_class_size() == 14553
 
 
 def test_a_16k_case_is_planned_as_skipped() -> None:

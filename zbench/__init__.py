@@ -32,6 +32,7 @@ from zbench.api.errors import (
 from zbench.api.frames import (
     PAGE_SHIFT,
     PAGE_SIZE,
+    PAGE_SIZES,
     PAGEBLOCK_NR_PAGES,
     FrameInfo,
     Mobility,
@@ -78,6 +79,7 @@ __all__ = [
     "PAGEBLOCK_NR_PAGES",
     "PAGE_SHIFT",
     "PAGE_SIZE",
+    "PAGE_SIZES",
     "AllocationError",
     "Allocator",
     "AllocatorCore",

@@ -64,6 +64,8 @@ class AspaceFeOptions(PluginOptions):
 
 class AspaceZswap(FrontEnd):
     name = "zswap-aspace"
+    #: 4 KiB only, like zswap (its load decompresses to 4096 bytes)
+    page_sizes = (PAGE_SIZE,)
     description = "zswap 3.11 with compressed pages in an address_space (2013 proposal)"
     Options = AspaceFeOptions
 

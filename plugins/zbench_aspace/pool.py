@@ -51,6 +51,8 @@ class AspacePool(Allocator):
     """Pool pages of the address_space zswap (Seth Jennings' proposal, Sep 2013)."""
 
     name = "aspace"
+    #: 4 KiB only: one object per 4096-byte page
+    page_sizes = (PAGE_SIZE,)
     description = "pool of the 2013 address_space zswap proposal (variants by option)"
     Options = AspaceOptions
     frontend: ClassVar[str | None] = "zswap-aspace"

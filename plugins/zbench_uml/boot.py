@@ -77,6 +77,29 @@ def guest_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def static_helper(src: Path) -> Path:
+    """A guest helper program (C, in ``guest/``) built static on the host once, keyed by
+    its source's hash, under the kernels' cache."""
+    import hashlib
+
+    from .build import kernels_dir
+
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+    out = kernels_dir() / f"{src.stem}-{digest}"
+    if out.is_file():
+        return out
+    kernels_dir().mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    r = subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", str(tmp), str(src)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        last = (r.stderr.strip().splitlines() or ["?"])[-1]
+        raise UserError(f"building {src.name} (gcc -static) failed: {last}")
+    tmp.rename(out)
+    return out
+
+
 def run_guest(linux: Path, root: Path, init_lines: list[str], *, extra_args: tuple[str, ...] = (),
               mem_mb: int = 1024, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[str, float]:
     """Boot ``linux`` on ``root`` with an ``/init`` of ``init_lines`` (busybox sh, then

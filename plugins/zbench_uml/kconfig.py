@@ -27,7 +27,10 @@ REQUIRED = (
 ANY_OF = (("Z3FOLD_DEPRECATED=y", "Z3FOLD=y"),)
 OPTIONAL = (
     "ZRAM_MULTI_COMP=y", "ZRAM_BACKEND_LZ4=y", "ZRAM_BACKEND_ZSTD=y", "ZRAM_BACKEND_LZO=y",
-    "ZSMALLOC_CHAIN_SIZE=8",
+    "ZRAM_BACKEND_DEFLATE=y", "ZSMALLOC_CHAIN_SIZE=8",
+    # debugfs block_state: each slot's flags (same, written back, huge, idle, recompressed,
+    # incompressible), what the zram guest counts
+    "ZRAM_MEMORY_TRACKING=y",
 )
 
 

@@ -6,7 +6,9 @@ model of the kernel's version, and zsmalloc behind the zram model too: the
 shadow model answers the front end, the kernel runs the recorded allocator
 operations (see :mod:`.allocator`).  Each phase's pool pages, model and
 kernel, side by side with the error.  Then zswap itself in the guest on fill and
-pressure against the zswap model, counter by counter (:mod:`.zswapguest`).
+pressure against the zswap model, counter by counter (:mod:`.zswapguest`), and zram
+itself (levels, a dictionary, recompression, writeback, idle, mem_limit) against the zram
+model, figure by figure, every one exact (:mod:`.zramvalidate`).
 ``fill`` and ``fill-discard`` must be exact; the other workloads within
 ``--max-error`` percent.  Exit 1 otherwise.
 """
@@ -122,6 +124,21 @@ def zswap_failures(rows: list[dict[str, Any]], max_error: float) -> list[Failure
             if abs(r["error_pct"]) > (0.0 if r["workload"] in EXACT else max_error)]
 
 
+def _zram_rows(kernel: str, dump: Path, seed: int) -> list[dict[str, Any]]:
+    from .zramvalidate import zram_rows
+
+    k = build.find(kernel)
+    assert k is not None
+    return zram_rows(k, dump, seed, echo=lambda msg: click.echo(msg, err=True))
+
+
+def zram_failures(rows: list[dict[str, Any]]) -> list[Failure]:
+    """Every zram figure must be equal: the model is fed the kernel's own sizes."""
+    return [(("zsmalloc", f"zram {r['scenario']}"),
+             f"zram {r['scenario']}/{r['phase']}/{r['figure']}: model {r['model']} vs "
+             f"kernel {r['kernel']}") for r in rows if r["error_pct"]]
+
+
 def failures(rows: list[dict[str, Any]], max_error: float) -> list[Failure]:
     bad: list[Failure] = []
     for r in rows:
@@ -166,12 +183,15 @@ def split_known(kernel: str, bad: list[Failure]) -> tuple[list[str], list[str]]:
 @click.option("--zswap/--no-zswap", "with_zswap", default=True, show_default=True,
               help="Also run zswap itself in the guest (swap on a ubd device) on fill and "
                    "pressure, against the zswap model.")
+@click.option("--zram/--no-zram", "with_zram", default=True, show_default=True,
+              help="Also run zram itself in the guest (algorithm levels, a dictionary, "
+                   "recompression, writeback, idle, mem_limit) against the zram model.")
 @click.option("--strict", is_flag=True,
               help="Fail on the differences docs/kernel.md explains too.")
 @click.option("--json", "as_json", is_flag=True, help="Rows as JSON.")
 def validate_cmd(kernel: str, dump: Path | None, compressor: str, workloads: tuple[str, ...],
                  backends: tuple[str, ...], seed: int, max_error: float, with_zswap: bool,
-                 strict: bool, as_json: bool) -> None:
+                 with_zram: bool, strict: bool, as_json: bool) -> None:
     """The zbud, z3fold and zsmalloc models beside the real code of a UML kernel, phase by
     phase, on the same operations (docs/kernel.md).  Exit 1 when a figure is off."""
     if build.find(kernel) is None:
@@ -182,8 +202,9 @@ def validate_cmd(kernel: str, dump: Path | None, compressor: str, workloads: tup
                          list(backends or BACKENDS), seed)
     zrows = zswap_rows(kernel, path, compressor, list(backends or BACKENDS), seed) \
         if with_zswap else []
+    ramrows = _zram_rows(kernel, path, seed) if with_zram else []
     if as_json:
-        json.dump({"allocators": rows, "zswap": zrows}, sys.stdout, indent=1)
+        json.dump({"allocators": rows, "zswap": zrows, "zram": ramrows}, sys.stdout, indent=1)
         click.echo()
     else:
         cols = ["backend", "frontend", "workload", "phase", "model", "kernel", "error_pct"]
@@ -200,8 +221,14 @@ def validate_cmd(kernel: str, dump: Path | None, compressor: str, workloads: tup
             zc = ["backend", "workload", "phase", "counter", "model", "kernel", "error_pct"]
             click.echo(tabulate([[r[c] for c in zc] for r in zrows],
                                 headers=[*zc[:6], "error %"]))
+        if ramrows:
+            click.echo("\nThe zram model against the real zram (mm_stat, io_stat, bd_stat, "
+                       "block_state flags), fed the guest kernel's own object sizes\n")
+            rc = ["scenario", "phase", "figure", "model", "kernel", "error_pct"]
+            click.echo(tabulate([[r[c] for c in rc] for r in ramrows],
+                                headers=[*rc[:5], "error %"]))
     bad, known = split_known(kernel, failures(rows, max_error)
-                             + zswap_failures(zrows, max_error))
+                             + zswap_failures(zrows, max_error) + zram_failures(ramrows))
     if strict:
         bad, known = bad + known, []
     for b in known:

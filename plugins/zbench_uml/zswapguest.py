@@ -20,17 +20,15 @@ zbench's driver), and sets the counters side by side.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import struct
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from zbench import PAGE_SIZE, Dump, KernelVersion, Op, OpKind, UserError, same_filled_word
 
-from .boot import BootError, guest_root, run_guest
+from .boot import BootError, guest_root, run_guest, static_helper
 from .build import BuiltKernel, kernels_dir
 from .stream import parse_phase
 
@@ -43,21 +41,8 @@ HELPER_OPS = {OpKind.STORE: 1, OpKind.LOAD: 3, OpKind.INVALIDATE: 4, OpKind.PHAS
 
 
 def helper() -> Path:
-    """The static helper binary, built from its source once (keyed by its hash)."""
-    digest = hashlib.sha256(HELPER_SRC.read_bytes()).hexdigest()[:12]
-    out = kernels_dir() / f"zbswap-{digest}"
-    if out.is_file():
-        return out
-    kernels_dir().mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    r = subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", str(tmp), str(HELPER_SRC)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        last = (r.stderr.strip().splitlines() or ["?"])[-1]
-        raise UserError(f"building {HELPER_SRC.name} (gcc -static) failed: {last}")
-    tmp.rename(out)
-    return out
+    """The static helper binary (built once, keyed by its source's hash)."""
+    return static_helper(HELPER_SRC)
 
 
 def _ops_file(path: Path, ops: list[Op], nslots: int) -> None:

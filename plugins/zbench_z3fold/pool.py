@@ -50,6 +50,9 @@ class Z3foldPool(Allocator):
     """z3fold: up to three buddies per page, headless pages, in-page compaction."""
 
     name = "z3fold"
+    #: 4 KiB only: TOTAL_CHUNKS and the headless cut-off are those of a 4096-byte page
+    #: (mm/z3fold.c); other page sizes are skipped
+    page_sizes = (PAGE_SIZE,)
     description = "z3fold (mm/z3fold.c): three buddies per page, headless pages, compaction"
     Options = Z3Options
 

@@ -45,6 +45,9 @@ class ZbudPool(Allocator):
     """zbud: at most two objects ("buddies") per page, first-fit over free-chunk lists."""
 
     name = "zbud"
+    #: 4 KiB only: NCHUNKS, the buddies' chunk offsets and the handle's page offset are
+    #: those of a 4096-byte page (mm/zbud.c); other page sizes are skipped
+    page_sizes = (PAGE_SIZE,)
     description = "zbud (mm/zbud.c, 3.11-6.14): two buddies per page, 64-byte chunks"
     Options = ZbudOptions
 

@@ -2,7 +2,8 @@
 
 * :mod:`.frontend` - the front end ``zram``: write, read, discard;
 * :mod:`.recompress` - secondary algorithms and the ``recompress`` pass (6.2+);
-* :mod:`.metrics` - definitions of the recompression metrics.
+* :mod:`.writeback` - ``mem_limit``, the backing device, idle marking and writeback;
+* :mod:`.metrics` - definitions of the metrics only configured features report.
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ zram.rst "Recompression"):
   plugin's own options;
 * ``recompress`` (``type=huge|idle|huge_idle threshold=N priority=P``) scans the slots
   (``scan_slots_for_recompress``): a slot is a candidate when it holds an object, is
-  huge for ``type=huge``, is neither same-filled nor written back nor
-  ``ZRAM_INCOMPRESSIBLE``, and was not already recompressed at the highest priority
-  the pass may use;
+  ``ZRAM_HUGE`` for ``type=huge``/``huge_idle`` and ``ZRAM_IDLE`` for ``type=idle``/
+  ``huge_idle`` (set by ``echo all > idle``, :mod:`.writeback`), is neither same-filled
+  nor written back (``ZRAM_WB``) nor ``ZRAM_INCOMPRESSIBLE``, and was not already
+  recompressed at the highest priority the pass may use; 6.12 ("zram: clear IDLE flag
+  after recompression") clears ``ZRAM_IDLE`` on every slot it reads;
 * ``recompress_slot`` skips an object smaller than ``threshold``, decompresses it (a
   huge slot is a raw copy) and tries the secondary algorithms in priority order, from
   above the slot's own priority; a result is kept only when
@@ -32,7 +34,7 @@ zram.rst "Recompression"):
 allocator's ``size_classes()`` (ascending, one row per distinct class) give the same
 answer: the smallest class at least as large as the size.
 
-Not modelled: ``type=idle``/``huge_idle`` (no idle tracking: refused), ``max_pages``,
+Not modelled: ``max_pages``,
 the ``algo=`` selector of ``recompress`` (``priority=`` does the same here),
 allocation failure of the new object.  The pass runs when the workload has ended
 (``when: end``, from ``FrontEnd.workload_ended``, before the final verification) or
@@ -48,7 +50,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from zbench import (
-    PAGE_SIZE,
+    PAGE_SIZES,
     Allocator,
     Compressor,
     KernelVersion,
@@ -63,7 +65,7 @@ ZRAM_SECONDARY_COMP = 1
 #: the release that brought ``recomp_algorithm`` and ``recompress``
 RECOMPRESS_SINCE = KernelVersion("6.2")
 #: "zram: rework recompress target selection strategy": size buckets, largest first
-PP_BUCKETS_SINCE = KernelVersion("6.12")
+PP_BUCKETS_SINCE = KernelVersion("6.13")
 #: ``algorithm_params`` (level, dictionary per algorithm): before, zcomp set none
 ALGORITHM_PARAMS_SINCE = KernelVersion("6.12")
 PP_BUCKET_SIZE_RANGE = 64
@@ -122,8 +124,8 @@ class RecompressOptions(PluginOptions):
     each time it ends the phase named (``when: phase:LABEL``)."""
 
     type: Literal["huge", "idle", "huge_idle"] = Field(
-        "huge", description="slots to recompress (only huge is modelled)")
-    threshold: int | None = Field(None, ge=1, lt=PAGE_SIZE, description=(
+        "huge", description="slots to recompress (idle: those mark_idle marked)")
+    threshold: int | None = Field(None, ge=1, lt=max(PAGE_SIZES), description=(
         "recompress objects of at least this many bytes, keep results below it"))
     priority: int | None = Field(None, ge=ZRAM_SECONDARY_COMP, le=ZRAM_MAX_COMPS - 1,
                                  description="only this secondary algorithm")
@@ -133,13 +135,6 @@ class RecompressOptions(PluginOptions):
 
     def at_phase(self, label: str) -> bool:
         return self.when == f"phase:{label}"
-
-    @model_validator(mode="after")
-    def _modelled(self) -> RecompressOptions:
-        if self.type != "huge":
-            raise ValueError(f"recompress type={self.type} is not modelled yet "
-                             "(no idle tracking); use type=huge")
-        return self
 
 
 def check_recompression(kernel: KernelVersion, algorithms: list[RecompAlgorithm],
@@ -172,6 +167,15 @@ def check_recompression(kernel: KernelVersion, algorithms: list[RecompAlgorithm]
                          f"recomp_algorithm (priorities {prios})")
 
 
+def check_threshold(options: RecompressOptions | None, huge_class_size: int | None) -> None:
+    """``recompress_store``: ``threshold >= huge_class_size`` is -EINVAL (one line)."""
+    if options is None or options.threshold is None or huge_class_size is None:
+        return
+    if options.threshold >= huge_class_size:
+        raise UserError(f"zram recompress threshold={options.threshold}: must be below "
+                        f"huge_class_size ({huge_class_size}; recompress_store: -EINVAL)")
+
+
 class ClassLookup:
     """``zs_lookup_class_index`` over the allocator's distinct size classes."""
 
@@ -200,6 +204,12 @@ class Recompressor:
         self.num_active_comps = 1 + sum(c is not None for c in self.comps[1:])
         self.attempts = 0  # slots recompress_slot ran on (num_recomp_pages' decrements)
 
+    def bind(self, dump: Any) -> None:
+        """Each secondary algorithm's ``Compressor.bind``, as the run binds the primary."""
+        for comp in self.comps[1:]:
+            if comp is not None:
+                comp.bind(dump)
+
     def decompressor(self, prio: int) -> Compressor:
         comp = self.comps[prio]
         if comp is None:
@@ -214,8 +224,10 @@ class Recompressor:
         return ZRAM_SECONDARY_COMP, self.num_active_comps
 
     def candidates(self, table: dict[int, Any], prio_max: int) -> list[int]:
-        """``scan_slots_for_recompress`` for ``type=huge``, in processing order."""
-        picked = [off for off in sorted(table) if self._candidate(table[off], prio_max)]
+        """``scan_slots_for_recompress`` for the configured type, in processing order."""
+        kind = self.options.type if self.options is not None else "huge"
+        picked = [off for off in sorted(table)
+                  if self._candidate(table[off], prio_max, kind)]
         if self.kernel < PP_BUCKETS_SINCE:
             return picked
         # place_pp_slot list_add()s to the head of the bucket, select_pp_slot takes the
@@ -224,25 +236,38 @@ class Recompressor:
                                                          // PP_BUCKET_SIZE_RANGE))
 
     @staticmethod
-    def _candidate(slot: Any, prio_max: int) -> bool:
-        if slot.same is not None or not slot.huge or slot.incompressible:
+    def _candidate(slot: Any, prio_max: int, kind: str = "huge") -> bool:
+        if slot.same is not None or bool(getattr(slot, "wb", 0)) or slot.incompressible:
+            return False
+        if kind in ("huge", "huge_idle") and not slot.huge:
+            return False
+        if kind in ("idle", "huge_idle") and not getattr(slot, "idle", False):
             return False
         return bool(slot.prio + 1 < prio_max)
 
     def new_object(self, page: bytes, old_size: int, slot_prio: int, prio: int,
-                   prio_max: int, lookup: ClassLookup) -> tuple[int, bytes | None]:
-        """The secondary-algorithm loop of ``recompress_slot``: ``(prio, compressed)``
-        of the first algorithm whose object lands in a smaller class than ``old_size``'s
-        (and under the threshold), else ``(prio reached, None)``."""
+                   prio_max: int, lookup: ClassLookup) -> tuple[int, bytes | None, bool]:
+        """The secondary-algorithm loop of ``zram_recompress``: ``(prio, compressed,
+        False)`` of the first algorithm whose object lands in a smaller class than
+        ``old_size``'s and under the threshold; else ``(prio reached, None,
+        incompressible)``.  The slot becomes ``ZRAM_INCOMPRESSIBLE`` only when every
+        active secondary algorithm was tried and the *last* one did not reach a smaller
+        class: one that did but stayed at or above the threshold ("successful
+        recompression but above threshold") leaves the slot as it was."""
         threshold = (self.options.threshold if self.options else None) or 0
         class_old = lookup.index(old_size)
+        class_new = class_old
+        tried = 0
         prio = max(prio, slot_prio + 1)
         while prio < prio_max:
             comp = self.comps[prio]
             if comp is not None:
+                tried += 1
                 new = comp.compress(page)
-                if lookup.index(len(new)) < class_old and not (threshold and
-                                                               len(new) >= threshold):
-                    return prio, new
+                class_new = lookup.index(len(new))
+                if class_new < class_old and not (threshold and len(new) >= threshold):
+                    return prio, new, False
             prio += 1
-        return prio, None
+        incompressible = bool(tried) and class_new >= class_old \
+            and tried == self.num_active_comps - 1
+        return prio, None, incompressible

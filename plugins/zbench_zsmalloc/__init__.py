@@ -5,7 +5,11 @@ Modules, one kernel concept each:
 * :mod:`.options` / :mod:`.rules` - plugin options and which rules a kernel follows;
 * :mod:`.size_class` - ``get_pages_per_zspage`` (<= 6.2) / ``calculate_zspage_chain_size``
   (>= 6.3), class merging, ``huge_class_size``, all derived from ``PAGE_SIZE`` (the
-  ``page_size`` option: 4 KiB runs, 16 / 64 KiB tables are inspect-only so far);
+  ``page_size`` option: 4096, the default, follows the case's page size; another value
+  must equal it, docs/page-size.md);
+* :mod:`.rfc` - the ``classes: rfc-2026-chain`` table of the unmerged 2026 RFC
+  "zsmalloc: size-classes chain-length tunings" (16-byte class step, chain length
+  against page-spanning objects; kernel >= 6.3, docs/zsmalloc-rfc.md);
 * :mod:`.fullness` - fullness groups and the fullness lists (``insert_zspage``);
 * :mod:`.handle` - handle slots and obj encoding;
 * :mod:`.zspage` - zspage layout, free list, object placement and copying in frames;

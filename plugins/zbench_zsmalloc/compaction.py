@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zbench import PAGE_SIZE
-
 from .handle import location_to_obj, obj_to_location
 from .rules import CompactAlgo
 from .size_class import SizeClass
@@ -30,8 +28,6 @@ from .zspage import ZsPage, find_alloced_obj, obj_free, obj_malloc, zs_object_co
 
 if TYPE_CHECKING:
     from .pool import ZsPool
-
-_PAGE_MASK = PAGE_SIZE - 1
 
 
 def zs_can_compact(cls: SizeClass) -> int:
@@ -51,10 +47,10 @@ def _move_object(pool: ZsPool, handle: int, src: ZsPage, dst: ZsPage) -> None:
     pool.handles.record_obj(handle, location_to_obj(d_pfn, d_idx))
     obj_free(frames, src, s_pfn, s_idx)
     pool.objs_moved += 1
-    size = src.cls.size  # zs_object_copy copies the whole slot, header included
+    size, page_size = src.cls.size, src.cls.page_size  # the whole slot, header included
     pool.bytes_moved += size
-    if ((s_idx * size) & _PAGE_MASK) + size > PAGE_SIZE or \
-            ((d_idx * size) & _PAGE_MASK) + size > PAGE_SIZE:
+    if (s_idx * size) % page_size + size > page_size or \
+            (d_idx * size) % page_size + size > page_size:
         pool.page_crossing_copies += 1
 
 

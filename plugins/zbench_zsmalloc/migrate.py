@@ -35,7 +35,7 @@ import struct
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from zbench import PAGE_SIZE, MigrateResult
+from zbench import MigrateResult
 
 from .fullness import remove_zspage
 from .handle import HANDLE_SHIFT, OBJ_ALLOCATED_TAG, location_to_obj
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from .pool import ZsPool
 
 _U64 = struct.Struct("<Q")
-_PAGE_MASK = PAGE_SIZE - 1
 
 MOVABLE_KERNEL = "4.8"
 NO_ISOLATION_KERNEL = "5.17"
@@ -143,23 +142,23 @@ class ZsMovable:
         src = frames.page(pfn)
         frames.page(newpfn)[:] = src  # copy_page
         cls = zspage.cls
-        size = cls.size
+        size, page_size = cls.size, cls.page_size
         page_no = zspage.pfns.index(pfn)
         objects = updates = 0
         off = cls.first_obj_offset[page_no]
-        while off < PAGE_SIZE:
+        while off < page_size:
             head = zspage.huge_handle if cls.huge else _U64.unpack_from(src, off)[0]
             if head & OBJ_ALLOCATED_TAG:
                 handle = head & ~OBJ_ALLOCATED_TAG
-                obj_idx = (page_no * PAGE_SIZE + off) // size
+                obj_idx = (page_no * page_size + off) // size
                 pool.handles.record_obj(handle, location_to_obj(newpfn, obj_idx))
                 objects += 1
                 updates += 1
             off += size
         if page_no and cls.first_obj_offset[page_no]:  # an object straddling in
-            start = (page_no * PAGE_SIZE) // size * size
+            start = (page_no * page_size) // size * size
             prev = frames.page(zspage.pfns[page_no - 1])
-            if _U64.unpack_from(prev, start & _PAGE_MASK)[0] & OBJ_ALLOCATED_TAG:
+            if _U64.unpack_from(prev, start % page_size)[0] & OBJ_ALLOCATED_TAG:
                 objects += 1
         # replace_sub_page: the new page takes the old one's place in the chain
         zspage.pfns[page_no] = newpfn
@@ -168,7 +167,7 @@ class ZsMovable:
         self.isolated_pfns.discard(pfn)
         self._dec_isolation(zspage)
         self.pages_migrated += 1
-        return MigrateResult(True, objects=objects, bytes_copied=PAGE_SIZE,
+        return MigrateResult(True, objects=objects, bytes_copied=page_size,
                              handle_updates=updates, reverse_lookups=updates,
                              waited=n_mapped > 0)
 
@@ -185,13 +184,14 @@ class ZsMovable:
         out = []
         frames = pool.frames
         first = cls.first_obj_offset[page_no]
+        page_size = cls.page_size
         if page_no and first:
-            start = (page_no * PAGE_SIZE) // cls.size * cls.size
-            head = _U64.unpack_from(frames.page(zspage.pfns[page_no - 1]), start & _PAGE_MASK)[0]
+            start = (page_no * page_size) // cls.size * cls.size
+            head = _U64.unpack_from(frames.page(zspage.pfns[page_no - 1]), start % page_size)[0]
             if head & OBJ_ALLOCATED_TAG and self._ends_after(head & ~OBJ_ALLOCATED_TAG, start):
                 out.append(head & ~OBJ_ALLOCATED_TAG)
         page = frames.page(pfn)
-        for off in range(first, PAGE_SIZE, cls.size):
+        for off in range(first, page_size, cls.size):
             head = _U64.unpack_from(page, off)[0]
             if head & OBJ_ALLOCATED_TAG:
                 out.append(head & ~OBJ_ALLOCATED_TAG)
@@ -200,7 +200,8 @@ class ZsMovable:
     def _ends_after(self, handle: int, start: int) -> bool:
         """The object's bytes (header + data) run past the end of the page it starts in."""
         n = ZS_HANDLE_SIZE + self.pool.handles.sizes[handle >> HANDLE_SHIFT]
-        return (start & _PAGE_MASK) + n > PAGE_SIZE
+        page_size = self.pool.page_size
+        return start % page_size + n > page_size
 
     def object_pfns(self, handle: int) -> tuple[int, ...]:
         zspage, pfn, obj_idx = self.pool.locate(handle)
@@ -208,5 +209,5 @@ class ZsMovable:
             return (pfn,)
         start = obj_idx * zspage.cls.size
         if self._ends_after(handle, start):
-            return (pfn, zspage.pfns[(start >> 12) + 1])
+            return (pfn, zspage.pfns[start // zspage.cls.page_size + 1])
         return (pfn,)

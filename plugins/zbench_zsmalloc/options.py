@@ -1,5 +1,5 @@
 """The zsmalloc plugin's options: which kernel's rules, which zspage chain size, which
-``PAGE_SIZE``.
+``PAGE_SIZE``, which class-table rules.
 
 ``chain_size`` is ``ZS_MAX_PAGES_PER_ZSPAGE``: fixed at ``1 << ZS_MAX_ZSPAGE_ORDER``
 = 4 before 6.3; ``CONFIG_ZSMALLOC_CHAIN_SIZE`` (Kconfig default 8, range 4..16)
@@ -8,15 +8,22 @@ pages whatever their size, so the range does not depend on ``page_size``.
 
 ``page_size`` is the kernel's build-time ``PAGE_SIZE`` (4 KiB on x86-64; 16 KiB or
 64 KiB on arm64, 64 KiB on ppc64): mm/zsmalloc.c derives its whole class geometry
-from it (:mod:`.size_class`).  Only the class table follows it so far: the pool stores
-objects in 4 KiB frames only and refuses other page sizes (:mod:`.pool`).  The default
-is left out of the serialised options, so a 4 KiB run's records (results, baselines)
-are the same as before the option existed.
+from it (:mod:`.size_class`).  4096 (the default) follows the case's page size (the
+pool's frames); another value must equal it, or the case is skipped (:mod:`.pool`,
+docs/page-size.md).  The default is left out of the serialised options, so a 4 KiB
+run's records (results, baselines) are the same as before the option existed.
+
+``classes`` picks the class table: ``merged`` (default), the kernel's own mm/zsmalloc.c;
+``rfc-2026-chain``, the January 2026 RFC "zsmalloc: size-classes chain-length tunings"
+(16-byte class step for every page size, chain lengths chosen also against objects that
+span two pages: :mod:`.rfc`, docs/zsmalloc-rfc.md), from kernel 6.3 (the first with
+``calculate_zspage_chain_size``, which the RFC rewrites).  Like ``page_size`` the default
+is left out of the serialised options.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -28,6 +35,8 @@ from pydantic import (
 
 from zbench import KernelVersion, PluginOptions
 
+from .rfc import CLASSES_MERGED, CLASSES_RFC_2026
+
 MIN_KERNEL = KernelVersion("4.1")  # indirect handles + 8-byte object header
 CHAIN_SIZE_KERNEL = KernelVersion("6.3")  # CONFIG_ZSMALLOC_CHAIN_SIZE
 LEGACY_CHAIN_SIZE = 4  # 1 << ZS_MAX_ZSPAGE_ORDER (order 2)
@@ -37,6 +46,10 @@ CHAIN_SIZE_MAX = 16
 DEFAULT_PAGE_SIZE = 4096  # PAGE_SIZE of x86-64 (and of the core's page frames)
 PAGE_SIZE_MIN = 4096  # CONFIG_PAGE_SIZE_4KB
 PAGE_SIZE_MAX = 65536  # CONFIG_ARM64_64K_PAGES, CONFIG_PPC_64K_PAGES
+ClassesName = Literal["merged", "rfc-2026-chain"]  # rfc.CLASSES_MERGED, rfc.CLASSES_RFC_2026
+DEFAULT_CLASSES: ClassesName = "merged"
+assert DEFAULT_CLASSES == CLASSES_MERGED
+RFC_MIN_KERNEL = CHAIN_SIZE_KERNEL  # calculate_zspage_chain_size(), which the RFC rewrites
 
 
 class ZsOptions(PluginOptions):
@@ -54,7 +67,14 @@ class ZsOptions(PluginOptions):
     page_size: int = Field(
         DEFAULT_PAGE_SIZE,
         description="the kernel's PAGE_SIZE in bytes: a power of two in 4096..65536 "
-        "(16384, 65536: arm64, ppc64); only 4096 runs cases so far",
+        "(16384, 65536: arm64, ppc64); 4096 (the default) follows the case's page size, "
+        "another value must equal it (docs/page-size.md)",
+    )
+    classes: ClassesName = Field(
+        DEFAULT_CLASSES,
+        description="class table: 'merged' (mm/zsmalloc.c as merged) or 'rfc-2026-chain' "
+        "(the 2026 RFC 'zsmalloc: size-classes chain-length tunings', not merged: 16-byte "
+        "class step, chain grown only for a substantial saving; kernel >= 6.3)",
     )
 
     @field_validator("kernel")
@@ -96,12 +116,26 @@ class ZsOptions(PluginOptions):
             )
         return value
 
+    @field_validator("classes")
+    @classmethod
+    def _classes_need_chain_rule(cls, value: str, info: ValidationInfo) -> str:
+        kernel = info.data.get("kernel")
+        if value == CLASSES_RFC_2026 and kernel is not None and kernel < RFC_MIN_KERNEL:
+            raise ValueError(
+                f"classes={value} rewrites calculate_zspage_chain_size(), which exists from "
+                f"kernel {RFC_MIN_KERNEL} (got {kernel})"
+            )
+        return value
+
     @model_serializer(mode="wrap")
-    def _omit_default_page_size(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """The serialised options without ``page_size`` when it is the default."""
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The serialised options without ``page_size`` and ``classes`` when they are the
+        defaults, so records made before these options existed keep their keys."""
         data = handler(self)
-        if isinstance(data, dict) and data.get("page_size") == DEFAULT_PAGE_SIZE:
-            del data["page_size"]
+        if isinstance(data, dict):
+            for key, default in (("page_size", DEFAULT_PAGE_SIZE), ("classes", DEFAULT_CLASSES)):
+                if data.get(key) == default:
+                    del data[key]
         return data
 
     @property

@@ -1,11 +1,18 @@
-"""``struct zs_pool`` as a zbench :class:`~zbench.Allocator`."""
+"""``struct zs_pool`` as a zbench :class:`~zbench.Allocator`.
+
+The pool's PAGE_SIZE is its frames' ``page_size`` (the case's: 4 KiB, or 8..64 KiB when
+the suite reads its dump as larger pages): the class table (``zs_create_pool``),
+``ZS_MAX_ALLOC_SIZE``, the huge class and every slot offset follow it, as mm/zsmalloc.c's
+build-time ``PAGE_SIZE`` does.  The ``page_size`` option left at its default, 4096,
+follows the frames; another value names the PAGE_SIZE the suite means, and a case whose
+frames differ is skipped with the reason (docs/page-size.md)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from zbench import (
-    PAGE_SIZE,
+    PAGE_SIZES,
     AllocationError,
     Allocator,
     CaseSkipped,
@@ -20,9 +27,9 @@ from . import compaction, stats
 from .fullness import INSERT_POLICIES, make_fullness, remove_zspage
 from .handle import HANDLE_SHIFT, HandleTable, location_to_obj, obj_to_location
 from .migrate import ZsMovable
-from .options import ZsOptions
-from .rules import ZsRules
-from .size_class import ZS_HANDLE_SIZE, ZS_MAX_ALLOC_SIZE, SizeClass, build_class_table
+from .options import DEFAULT_PAGE_SIZE, ZsOptions
+from .rules import ProposedChainRule, ZsRules
+from .size_class import ZS_HANDLE_SIZE, SizeClass, build_class_table
 from .zspage import (
     ZsPage,
     alloc_zspage,
@@ -41,27 +48,24 @@ SIMPLIFICATIONS = (
 )
 
 
-def page_size_problem(page_size: int, frames_page_size: int) -> str | None:
-    """Why a pool of ``PAGE_SIZE = page_size`` cannot be built on frames of
-    ``frames_page_size`` bytes (None: it can).  The class table follows any page size;
-    the object layout (zspage, compaction, migration) is written for 4 KiB pages, the
-    size of the core's frames and dumps, so other sizes are inspect-only for now."""
-    if frames_page_size != page_size:
-        return (f"zsmalloc page_size={page_size} needs {page_size}-byte page frames, "
-                f"these are {frames_page_size}-byte (zbench has 4096-byte frames and dumps "
-                f"only; 'zbench inspect zsmalloc --set page_size={page_size}' shows the "
-                f"class table)")
-    if page_size != PAGE_SIZE:
-        return (f"zsmalloc page_size={page_size}: the model stores objects in "
-                f"{PAGE_SIZE}-byte pages only so far; 'zbench inspect zsmalloc "
-                f"--set page_size={page_size}' shows the class table")
-    return None
+def pool_page_size(page_size: int, frames_page_size: int) -> int:
+    """The PAGE_SIZE of a pool with option ``page_size`` on frames of ``frames_page_size``
+    bytes: the frames', when the option is the default (4096) or says the same; a
+    CaseSkipped naming both otherwise (the objects of a ``page_size`` zspage do not lay
+    out in other frames)."""
+    if page_size in (DEFAULT_PAGE_SIZE, frames_page_size):
+        return frames_page_size
+    raise CaseSkipped(f"zsmalloc page_size={page_size} needs {page_size}-byte page frames, "
+                      f"these are {frames_page_size}-byte (give the suite's dump page_size: "
+                      f"{page_size}, or leave the option out: it follows the case's pages; "
+                      f"'zbench inspect zsmalloc --set page_size={page_size}' shows the "
+                      f"class table)")
 
 
 def _crosses(cls: SizeClass, obj_idx: int, n: int) -> bool:
     """True when ``n`` bytes from the start of slot ``obj_idx`` run into the next page
     (never in the huge class: one object per page, no header)."""
-    return not cls.huge and ((obj_idx * cls.size) & (PAGE_SIZE - 1)) + n > PAGE_SIZE
+    return not cls.huge and (obj_idx * cls.size) % cls.page_size + n > cls.page_size
 
 
 class ZsPool(Allocator):
@@ -72,21 +76,25 @@ class ZsPool(Allocator):
     zram_pool = True
     description = "zsmalloc (mm/zsmalloc.c): size classes, zspage chains, compaction"
     Options = ZsOptions
+    #: every page size: the layout follows ``frames.page_size`` (the module docstring)
+    page_sizes = PAGE_SIZES
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)  # coerces to this class's Options
         opts = self.options
-        problem = page_size_problem(opts.page_size, frames.page_size)
-        if problem is not None:
-            raise CaseSkipped(problem)
+        #: PAGE_SIZE of this pool (= frames.page_size)
+        self.page_size = pool_page_size(opts.page_size, frames.page_size)
         self.rules = ZsRules.for_options(opts)
         self.fullness = make_fullness(self.rules.fullness)
         self.table = build_class_table(
-            self.rules.chain_size, self.rules.chain_rule, self.fullness.nr_groups
+            self.rules.chain_size, self.rules.chain_rule, self.fullness.nr_groups,
+            self.page_size,
         )
+        #: ZS_MAX_ALLOC_SIZE = PAGE_SIZE
+        self.max_alloc_size = self.page_size
         # zs_malloc(size) -> class, precomputed for every legal size
         self._class_of: list[SizeClass] = [self.table.class_for(max(s, 1))
-                                           for s in range(ZS_MAX_ALLOC_SIZE + 1)]
+                                           for s in range(self.max_alloc_size + 1)]
         self._group = self.fullness.group
         self._insert_fn = INSERT_POLICIES[self.rules.insert]
         self._mobility = Mobility.MOVABLE if self.rules.movable else Mobility.UNMOVABLE
@@ -107,7 +115,9 @@ class ZsPool(Allocator):
     # -- identity --------------------------------------------------------
     @property
     def kernel(self) -> str:
-        return f"{self.rules.kernel} mm/zsmalloc.c (chain {self.rules.chain_size})"
+        rfc = (" + RFC 'zsmalloc: size-classes chain-length tunings' (2026, not merged)"
+               if self.rules.chain_rule is ProposedChainRule.RFC_2026_CHAIN else "")
+        return f"{self.rules.kernel} mm/zsmalloc.c (chain {self.rules.chain_size}){rfc}"
 
     @property
     def simplifications(self) -> str:
@@ -172,11 +182,11 @@ class ZsPool(Allocator):
 
     # -- the object API --------------------------------------------------
     def malloc(self, size: int) -> int:
-        if size < 1 or size > ZS_MAX_ALLOC_SIZE:
+        if size < 1 or size > self.max_alloc_size:
             # zs_malloc: ERR_PTR(-EINVAL) (0 before 5.x); zpool passes an error that
             # is not -ENOSPC, so zswap counts reject_alloc_fail
             raise AllocationError(
-                f"zsmalloc: size {size} out of range 1..{ZS_MAX_ALLOC_SIZE}", code="EINVAL"
+                f"zsmalloc: size {size} out of range 1..{self.max_alloc_size}", code="EINVAL"
             )
         cls = self._class_of[size]
         handle = self.handles.alloc(size)
@@ -253,7 +263,7 @@ class ZsPool(Allocator):
     def obj_location(self, handle: int) -> tuple[int, int]:
         """(pfn of the page the object starts in, byte offset of its slot in that page)."""
         zspage, pfn, obj_idx = self.locate(handle)
-        return pfn, (obj_idx * zspage.cls.size) & (PAGE_SIZE - 1)
+        return pfn, (obj_idx * zspage.cls.size) % self.page_size
 
     def class_of(self, size: int) -> SizeClass:
         """The size class ``malloc(size)`` uses."""
@@ -261,7 +271,7 @@ class ZsPool(Allocator):
 
     # -- accounting ------------------------------------------------------
     def max_size(self) -> int:
-        return ZS_MAX_ALLOC_SIZE
+        return self.max_alloc_size
 
     def huge_class_size(self) -> int | None:
         return self.table.huge_class_size
@@ -315,5 +325,5 @@ class ZsPool(Allocator):
         zspage, pfn, obj_idx = self.locate(handle)
         if zspage.cls.huge:
             return zspage.huge_handle
-        off = (obj_idx * zspage.cls.size) & (PAGE_SIZE - 1)
+        off = (obj_idx * zspage.cls.size) % self.page_size
         return int.from_bytes(self.frames.page(pfn)[off:off + ZS_HANDLE_SIZE], "little")

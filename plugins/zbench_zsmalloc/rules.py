@@ -13,11 +13,24 @@ from dataclasses import dataclass
 from zbench import KernelVersion
 
 from .options import ZsOptions
+from .rfc import CLASSES_RFC_2026
 
 
 class ChainRule(enum.Enum):
     USED_PERCENT = "used-percent"  # get_pages_per_zspage(), <= 6.2
     MIN_WASTE = "min-waste"  # calculate_zspage_chain_size(), >= 6.3
+
+
+class ProposedChainRule(enum.Enum):
+    """Class-table rules posted but not merged (``classes`` option), kept apart from
+    :class:`ChainRule` so that enumerating the merged rules never meets them."""
+
+    # "zsmalloc: size-classes chain-length tunings" (RFC, Jan 2026): 16-byte class step,
+    # chain grown only for a substantial saving (:mod:`.rfc`); over kernels >= 6.3
+    RFC_2026_CHAIN = CLASSES_RFC_2026
+
+
+TableRule = ChainRule | ProposedChainRule  # what build_class_table() takes
 
 
 class FullnessScheme(enum.Enum):
@@ -41,7 +54,7 @@ class CompactAlgo(enum.Enum):
 class ZsRules:
     kernel: KernelVersion
     chain_size: int
-    chain_rule: ChainRule
+    chain_rule: TableRule  # a ProposedChainRule only with the ``classes`` option set
     fullness: FullnessScheme
     insert: InsertPolicy
     compaction: CompactAlgo
@@ -67,9 +80,17 @@ class ZsRules:
         return cls(
             kernel=k,
             chain_size=options.chain,
-            chain_rule=ChainRule.MIN_WASTE if k >= "6.3" else ChainRule.USED_PERCENT,
+            chain_rule=_chain_rule(options),
             fullness=FullnessScheme.INUSE_RATIO if k >= "6.4" else FullnessScheme.QUARTER,
             insert=insert,
             compaction=algo,
             movable=k >= "4.8",
         )
+
+
+def _chain_rule(options: ZsOptions) -> TableRule:
+    """The rule that builds the class table: the kernel's own, unless ``classes`` names a
+    proposal (which ZsOptions allows from 6.3 only)."""
+    if options.classes == CLASSES_RFC_2026:
+        return ProposedChainRule.RFC_2026_CHAIN
+    return ChainRule.MIN_WASTE if options.kernel >= "6.3" else ChainRule.USED_PERCENT

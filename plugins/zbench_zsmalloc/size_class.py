@@ -12,16 +12,22 @@ Every constant follows the build's ``PAGE_SIZE`` as mm/zsmalloc.c defines it:
 them ``ZS_MIN_ALLOC_SIZE`` and ``ZS_SIZE_CLASSES``; the chain functions measure waste
 in ``PAGE_SIZE`` pages.  The module constants are those of 4 KiB pages, the only size
 the pool runs on; the functions take ``page_size`` for the other tables.
+
+The rule handed to :func:`build_class_table` may also be a proposal
+(:class:`~.rules.ProposedChainRule`, the ``classes`` option): the 2026 RFC replaces the
+class step and the chain function (:mod:`.rfc`) and keeps the walk and merging here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from zbench import PAGE_SHIFT, PAGE_SIZE
 
 from .fullness import ListHead
-from .rules import ChainRule
+from .rfc import RFC_SIZE_CLASS_DELTA, calculate_zspage_chain_size_rfc, rfc_size_classes
+from .rules import ChainRule, ProposedChainRule, TableRule
 
 ZS_ALIGN = 8
 ZS_HANDLE_SIZE = 8  # sizeof(unsigned long): the per-object handle header
@@ -155,14 +161,35 @@ class ClassTable:
         return self.by_index[idx]
 
 
-def build_class_table(max_pages: int, rule: ChainRule, nr_groups: int,
+ChainFn = Callable[[int, int, int], int]  # (class_size, max_pages, page_size) -> pages
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a rule fixes before the class walk: the chain function, the class step and
+    the number of raw class indices (``ZS_SIZE_CLASS_DELTA``, ``ZS_SIZE_CLASSES``)."""
+
+    chain: ChainFn
+    delta: int
+    nr_classes: int
+
+
+def class_geometry(rule: TableRule, min_alloc: int, page_size: int) -> Geometry:
+    """The merged rules step by ``PAGE_SIZE >> CLASS_BITS``; the 2026 RFC by 16 bytes."""
+    if rule is ProposedChainRule.RFC_2026_CHAIN:
+        return Geometry(calculate_zspage_chain_size_rfc, RFC_SIZE_CLASS_DELTA,
+                        rfc_size_classes(min_alloc, page_size))
+    chain = calculate_zspage_chain_size if rule is ChainRule.MIN_WASTE else get_pages_per_zspage
+    return Geometry(chain, size_class_delta(page_size), zs_size_classes(min_alloc, page_size))
+
+
+def build_class_table(max_pages: int, rule: TableRule, nr_groups: int,
                       page_size: int = PAGE_SIZE) -> ClassTable:
     """The class loop of ``zs_create_pool`` for ``ZS_MAX_PAGES_PER_ZSPAGE = max_pages``
     and ``PAGE_SIZE = page_size``."""
-    chain = calculate_zspage_chain_size if rule is ChainRule.MIN_WASTE else get_pages_per_zspage
     min_alloc = zs_min_alloc_size(max_pages, page_size)
-    nr = zs_size_classes(min_alloc, page_size)
-    delta = size_class_delta(page_size)
+    geometry = class_geometry(rule, min_alloc, page_size)
+    chain, nr, delta = geometry.chain, geometry.nr_classes, geometry.delta
     by_index: list[SizeClass | None] = [None] * nr
     huge_class_size = 0
     prev: SizeClass | None = None

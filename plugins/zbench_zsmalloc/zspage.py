@@ -7,7 +7,11 @@ tag bit clear) while it is free, ``handle | OBJ_ALLOCATED_TAG`` while allocated.
 A huge zspage (one page, one object) keeps the tagged handle in its page
 descriptor (``page->index``) instead, and its object has no header.
 
-All object bytes live in the :class:`~zbench.PageFrames` frames.
+All object bytes live in the :class:`~zbench.PageFrames` frames.  Pages are the
+class's ``page_size`` (the pool's PAGE_SIZE, its frames' ``page_size``: 4 KiB, or 16 /
+64 KiB on arm64), so slot offsets, the page an object starts in and the split of one
+that straddles a page boundary all follow it, as mm/zsmalloc.c's ``PAGE_SIZE`` and
+``PAGE_SHIFT`` do (every version).
 """
 
 from __future__ import annotations
@@ -15,14 +19,13 @@ from __future__ import annotations
 import struct
 from itertools import pairwise
 
-from zbench import PAGE_SHIFT, PAGE_SIZE, Mobility, PageFrames
+from zbench import Mobility, PageFrames
 
 from .fullness import ListNode
 from .handle import OBJ_ALLOCATED_TAG, OBJ_TAG_BITS
 from .size_class import ZS_HANDLE_SIZE, SizeClass
 
 _U64 = struct.Struct("<Q")
-_PAGE_MASK = PAGE_SIZE - 1
 _LONG_MASK = (1 << 64) - 1
 #: init_zspage() ends the free list with ``-1UL << OBJ_TAG_BITS``.
 LINK_END = (-1 << OBJ_TAG_BITS) & _LONG_MASK
@@ -58,7 +61,7 @@ def alloc_zspage(frames: PageFrames, cls: SizeClass, mobility: Mobility) -> ZsPa
 
 def init_zspage(frames: PageFrames, zspage: ZsPage) -> None:
     """``init_zspage``: link every object slot to the next, in index order."""
-    size = zspage.cls.size
+    size, page_size = zspage.cls.size, zspage.cls.page_size
     put = frames.put_u64
     last = len(zspage.pfns) - 1
     freeobj = 1
@@ -66,7 +69,7 @@ def init_zspage(frames: PageFrames, zspage: ZsPage) -> None:
     for page_no, pfn in enumerate(zspage.pfns):
         link = off
         off += size
-        while off < PAGE_SIZE:
+        while off < page_size:
             put(pfn, link, freeobj << OBJ_TAG_BITS)
             freeobj += 1
             link += size
@@ -78,7 +81,7 @@ def init_zspage(frames: PageFrames, zspage: ZsPage) -> None:
             freeobj += 1
         else:
             put(pfn, link, LINK_END)
-        off %= PAGE_SIZE
+        off %= page_size
     zspage.freeobj = 0
 
 
@@ -92,9 +95,8 @@ def obj_malloc(frames: PageFrames, zspage: ZsPage, handle: int) -> tuple[int, in
     """``obj_malloc``: pop the free-list head; return (pfn, obj_idx) of the object."""
     cls = zspage.cls
     obj_idx = zspage.freeobj
-    offset = obj_idx * cls.size
-    pfn = zspage.pfns[offset >> PAGE_SHIFT]
-    m_offset = offset & _PAGE_MASK
+    page_no, m_offset = divmod(obj_idx * cls.size, cls.page_size)
+    pfn = zspage.pfns[page_no]
     link = frames.get_u64(pfn, m_offset)
     zspage.freeobj = (link >> OBJ_TAG_BITS) & _FREEOBJ_MASK
     if cls.huge:
@@ -111,7 +113,7 @@ def obj_free(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int) -> None
     if cls.huge:
         zspage.huge_handle = 0
     else:
-        f_offset = (obj_idx * cls.size) & _PAGE_MASK
+        f_offset = (obj_idx * cls.size) % cls.page_size
         frames.put_u64(pfn, f_offset, zspage.freeobj << OBJ_TAG_BITS)
     zspage.freeobj = obj_idx
     zspage.inuse -= 1
@@ -125,13 +127,14 @@ def obj_write(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int, data: 
     if cls.huge:
         frames.write(pfn, 0, data)
         return
-    off = ((obj_idx * cls.size) & _PAGE_MASK) + ZS_HANDLE_SIZE
-    first = PAGE_SIZE - off
+    page_no, off = divmod(obj_idx * cls.size, cls.page_size)
+    off += ZS_HANDLE_SIZE
+    first = cls.page_size - off
     if n <= first:
         frames.write(pfn, off, data)
         return
     frames.write(pfn, off, data[:first])
-    nxt = zspage.pfns[((obj_idx * cls.size) >> PAGE_SHIFT) + 1]
+    nxt = zspage.pfns[page_no + 1]
     frames.write(nxt, 0, data[first:])
 
 
@@ -140,20 +143,20 @@ def obj_read(frames: PageFrames, zspage: ZsPage, pfn: int, obj_idx: int, n: int)
     cls = zspage.cls
     if cls.huge:
         return frames.read(pfn, 0, n)
-    off = ((obj_idx * cls.size) & _PAGE_MASK) + ZS_HANDLE_SIZE
-    first = PAGE_SIZE - off
+    page_no, off = divmod(obj_idx * cls.size, cls.page_size)
+    off += ZS_HANDLE_SIZE
+    first = cls.page_size - off
     if n <= first:
         return frames.read(pfn, off, n)
-    nxt = zspage.pfns[((obj_idx * cls.size) >> PAGE_SHIFT) + 1]
+    nxt = zspage.pfns[page_no + 1]
     return frames.read(pfn, off, first) + frames.read(nxt, 0, n - first)
 
 
 def _slot_spans(zspage: ZsPage, obj_idx: int) -> list[tuple[int, int, int]]:
     """(pfn, offset, length) pieces of the whole class-size slot of ``obj_idx``."""
-    size = zspage.cls.size
-    start = obj_idx * size
-    page_no, off = start >> PAGE_SHIFT, start & _PAGE_MASK
-    first = min(size, PAGE_SIZE - off)
+    size, page_size = zspage.cls.size, zspage.cls.page_size
+    page_no, off = divmod(obj_idx * size, page_size)
+    first = min(size, page_size - off)
     spans = [(zspage.pfns[page_no], off, first)]
     if first < size:
         spans.append((zspage.pfns[page_no + 1], 0, size - first))
@@ -191,7 +194,8 @@ def find_alloced_obj(
     offset = cls.first_obj_offset[page_no] + size * index
     pfn = zspage.pfns[page_no]
     get = frames.get_u64
-    while offset < PAGE_SIZE:
+    page_size = cls.page_size
+    while offset < page_size:
         # obj_allocated(): a huge page keeps the tagged handle in page->index
         head = zspage.huge_handle if huge else get(pfn, offset)
         if head & OBJ_ALLOCATED_TAG:

@@ -76,6 +76,9 @@ COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
 
 class Zswap(FrontEnd):
     name = "zswap"
+    #: 4 KiB only: the PAGE_SIZE destination limit, the raw incompressible page and the
+    #: same-filled words are written for 4096-byte pages; other page sizes are skipped
+    page_sizes = (PAGE_SIZE,)
     description = "zswap swap-cache rules per kernel version over zbud, z3fold or zsmalloc"
     Options = ZswapOptions
 

@@ -22,7 +22,7 @@ import abc
 from collections.abc import Callable
 from typing import Any, ClassVar, TypedDict
 
-from zbench.api.frames import Mobility, PageFrames
+from zbench.api.frames import PAGE_SIZE, Mobility, PageFrames
 from zbench.api.movable import NOT_MOVABLE, MigrateResult, failed
 from zbench.api.options import PluginOptions
 
@@ -55,6 +55,11 @@ class Allocator(abc.ABC):
     #: zsmalloc's own API: zs_malloc, zs_map_object, zs_huge_class_size, zs_compact), so
     #: the zram front end may drive it; zswap drives any allocator through zpool.
     zram_pool: ClassVar[bool] = False
+    #: The page sizes (``frames.page_size``, the kernel's PAGE_SIZE) the model lays out
+    #: objects in; a case of another page size is skipped with the reason, never run.
+    #: Default: 4096 only.  A model that follows ``frames.page_size`` lists more
+    #: (``zbench.PAGE_SIZES``: every one a case may have).
+    page_sizes: ClassVar[tuple[int, ...]] = (PAGE_SIZE,)
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         self.options = self.coerce_options(options)

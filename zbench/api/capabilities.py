@@ -138,5 +138,17 @@ def capabilities(allocator: object) -> frozenset[Capability]:
     return frozenset(out)
 
 
+def page_size_refusal(kind: str, cls: type, page_size: int) -> str | None:
+    """Why the plugin class ``cls`` (an allocator or a front end, ``kind``) cannot run a
+    case of ``page_size``-byte pages: it does not list the size in ``page_sizes`` (the
+    class-level declaration; absent: 4096 only).  None when it can."""
+    sizes: tuple[int, ...] = getattr(cls, "page_sizes", (4096,))
+    if page_size in sizes:
+        return None
+    name = getattr(cls, "name", cls.__name__)
+    have = ", ".join(str(s) for s in sizes)
+    return f"{kind} {name} does not model {page_size}-byte pages (page_sizes: {have})"
+
+
 __all__ = ["AllocatorCore", "Capability", "Evictable", "Inspectable", "Keyed", "Movable",
-           "capabilities", "provides"]
+           "capabilities", "page_size_refusal", "provides"]

@@ -1,8 +1,11 @@
 """Simulated physical page frames.
 
 Every allocator model gets its memory from a :class:`PageFrames`: one
-``bytearray`` of ``PAGE_SIZE`` per allocated frame, named by a page frame
-number (PFN).  Models store the real compressed bytes in these frames, so a
+``bytearray`` of ``page_size`` bytes per allocated frame, named by a page frame
+number (PFN).  ``page_size`` is the case's page size: ``PAGE_SIZE`` (4096, x86-64)
+unless the suite reads its dump as 16 K or 64 K pages (arm64's ``CONFIG_ARM64_16K_PAGES``
+and ``CONFIG_ARM64_64K_PAGES``; docs/page-size.md); a model learns it from
+``frames.page_size``.  Models store the real compressed bytes in these frames, so a
 load really reads back what the model's layout rules put there.
 
 Freed PFNs are reused lowest-first (a min-heap), like a buddy allocator that
@@ -31,6 +34,9 @@ from dataclasses import dataclass
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
+#: the page sizes a case may have: the kernel's build-time PAGE_SIZE, a power of two from
+#: 4 KiB (``CONFIG_PAGE_SIZE_4KB``) to 64 KiB (``CONFIG_PAGE_SIZE_64KB``, arm64 and ppc64)
+PAGE_SIZES = (4096, 8192, 16384, 32768, 65536)
 PAGEBLOCK_ORDER = 9  # pageblock_order on x86-64 (HPAGE_PMD_ORDER)
 PAGEBLOCK_NR_PAGES = 1 << PAGEBLOCK_ORDER
 _U64 = struct.Struct("<Q")
@@ -42,6 +48,16 @@ class Mobility(enum.Enum):
     UNMOVABLE = "unmovable"
     MOVABLE = "movable"
     RECLAIMABLE = "reclaimable"
+
+
+def page_size_error(page_size: object) -> str | None:
+    """Why ``page_size`` is not a page size a case may have (None: it is one of
+    :data:`PAGE_SIZES`)."""
+    if isinstance(page_size, int) and not isinstance(page_size, bool) \
+            and page_size in PAGE_SIZES:
+        return None
+    return (f"page size {page_size!r} is not a power of two in "
+            f"{PAGE_SIZES[0]}..{PAGE_SIZES[-1]}")
 
 
 @dataclass

@@ -9,10 +9,11 @@ front end is a plugin.
 from __future__ import annotations
 
 import abc
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from zbench.api.allocator import Allocator, Finished, Metrics
 from zbench.api.compressor import Compressor
+from zbench.api.frames import PAGE_SIZE
 from zbench.api.movable import MigrateResult, ReclaimResult
 from zbench.api.options import PluginOptions
 
@@ -44,6 +45,11 @@ class FrontEnd(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: The page sizes this front end's rules are written for (its PAGE_SIZE uses: the
+    #: huge-page cut-off, same-filled words per page, the uncompressed size a load
+    #: decompresses to); a case of another page size is skipped with the reason.
+    #: Default: 4096 only.
+    page_sizes: ClassVar[tuple[int, ...]] = (PAGE_SIZE,)
 
     def __init__(
         self, options: PluginOptions, allocator: Allocator, compressor: Compressor
@@ -51,6 +57,12 @@ class FrontEnd(abc.ABC):
         self.options = options
         self.allocator = allocator
         self.compressor = compressor
+
+    @property
+    def page_size(self) -> int:
+        """The case's page size (the kernel's PAGE_SIZE): the size of every page stored
+        and loaded, and of the allocator's frames (``allocator.frames.page_size``)."""
+        return self.allocator.frames.page_size
 
     @classmethod
     def supports(cls, allocator: Allocator) -> str | None:
@@ -132,6 +144,12 @@ class FrontEnd(abc.ABC):
     def reclaim_lru(self, nr_pages: int) -> ReclaimResult | None:
         """Reclaim up to ``nr_pages`` pool pages through an LRU of pool pages and their
         ``writepage``; ``None`` when the front end's pages are on no such LRU."""
+        return None
+
+    def bind(self, dump: Any) -> None:
+        """The run's dump, before the first operation (the case's compressor has been
+        bound to it already, ``Compressor.bind``).  A front end that builds compressors of
+        its own (zram's secondary algorithms) binds them here.  Default: nothing."""
         return None
 
     def phase(self, label: str) -> None:

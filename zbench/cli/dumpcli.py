@@ -48,7 +48,7 @@ def info_dict(d: Dump) -> dict[str, Any]:
         "file": str(d.path),
         "format": d.format,
         "n_pages": d.n_pages,
-        "bytes": d.n_pages * PAGE_SIZE,
+        "bytes": d.n_pages * d.page_size,
         "file_bytes": d.path.stat().st_size,
         "sha256": d.sha256,
         "kernel": meta.get("kernel", "unknown"),
@@ -56,6 +56,8 @@ def info_dict(d: Dump) -> dict[str, Any]:
         "tools": meta.get("tools", {}),
         "breakdown": d.breakdown(),
     }
+    if d.page_size != PAGE_SIZE:  # a capture on a 16 K / 64 K kernel
+        out["page_size"] = d.page_size
     if isinstance(captured, dict):
         keep = ("command", "method", "date", "trigger", "target", "counters", "zero_pfn_detection")
         out["capture"] = {k: captured[k] for k in keep if k in captured}
@@ -69,7 +71,8 @@ def _print_info(info: dict[str, Any]) -> None:
     mib = info["bytes"] / (1 << 20)
     click.echo(f"file:    {info['file']} ({info['file_bytes']} bytes on disk)")
     click.echo(f"format:  {info['format']}")
-    click.echo(f"pages:   {info['n_pages']} x {PAGE_SIZE} B = {mib:.1f} MiB")
+    click.echo(f"pages:   {info['n_pages']} x {info.get('page_size', PAGE_SIZE)} B = "
+               f"{mib:.1f} MiB")
     click.echo(f"sha256:  {info['sha256']}")
     click.echo(f"kernel:  {info['kernel']} (THP {info['thp']})")
     if "description" in info:
@@ -226,13 +229,14 @@ def capture_cmd(
                 out.unlink(missing_ok=True)  # a raw dump without its metadata: not kept
                 raise
         else:
-            write_dump(out, result.pages, result.meta)
+            write_dump(out, result.pages, result.meta,
+                       page_size=result.meta.get("page_size", PAGE_SIZE))
     _stderr(f"wrote {out} ({result.n_pages} pages, {fmt}, mode 0600)")
 
 
 def write_raw_meta(path: Path, result: CaptureResult) -> None:
     """Metadata next to a raw dump (``FILE.json``), mode 0600, atomically."""
-    meta = build_meta(result.pages, result.meta)
+    meta = build_meta(result.pages, result.meta, result.meta.get("page_size", PAGE_SIZE))
     meta["format"] = "raw"
     safeio.write_atomic(path, json.dumps(meta, indent=1, sort_keys=True) + "\n", safeio.PRIVATE,
                         DumpError)

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from zbench.api.errors import UserError
-from zbench.api.frames import PAGE_SHIFT, PAGE_SIZE
 from zbench.input.capturectl import (
     DEADLINE_GRACE_S,
     Drain,
@@ -54,7 +53,9 @@ PM_FILE_OR_SHARED = 1 << 61
 PM_PFN_MASK = (1 << 55) - 1
 KPF_THP = 1 << 22
 KPF_ZERO_PAGE = 1 << 24
-MAX_RUN_PAGES = 4096  # 16 MiB per /proc/PID/mem read
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")  # the kernel's: pagemap's unit, the dump's page size
+PAGE_SHIFT = PAGE_SIZE.bit_length() - 1
+MAX_RUN_PAGES = 4096  # 16 MiB per /proc/PID/mem read (of 4 KiB pages)
 PAGEMAP_CHUNK = 1 << 16  # entries per pagemap read
 COUNTERS = ("present", "swapped", "file_or_shared", "zero_pfn", "thp", "read_err", "dumped")
 METHOD = (
@@ -402,7 +403,8 @@ def _finish(out: _Collector, procs: list[dict[str, Any]], captured: dict[str, An
     captured.update(method=METHOD, date=datetime.now(UTC).isoformat(timespec="seconds"),
                     counters=totals, zero_pfn_detection=zero, processes=procs,
                     n_segments=len(segments))  # fmt: skip
-    meta = {"captured": captured, "page_runs": merge_runs(labels), **host_meta()}
+    meta = {"captured": captured, "page_runs": merge_runs(labels), **host_meta(),
+            "page_size": PAGE_SIZE}
     return CaptureResult(bytes(pages), meta, segments)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from zbench.api import safeio
 from zbench.api.compressor import Compressor
 from zbench.api.errors import UserError
+from zbench.api.frames import PAGE_SIZE
 from zbench.input.corpus import Corpus, DumpLike
 
 _MAGIC = b"ZBCC2\n"
@@ -126,20 +127,25 @@ def digest(secret: bytes, *parts: bytes) -> bytes:
     return mac.digest()
 
 
-def cache_key(dump_sha256: str, compressor: Compressor) -> str:
-    ident = {
+def cache_key(dump_sha256: str, compressor: Compressor, page_size: int = PAGE_SIZE) -> str:
+    """The cache file's name: the dump, the compressor and its parameters and library,
+    and the page size the dump is read as (only when it is not 4096, so the keys of
+    4 K pages stay as they were)."""
+    ident: dict[str, object] = {
         "dump": dump_sha256,
         "compressor": compressor.name,
         "params": compressor.params(),
         "library": compressor.library,
         "library_version": compressor.library_version(),
     }
+    if page_size != PAGE_SIZE:
+        ident["page_size"] = page_size
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def compress_dump(dump: DumpLike, compressor: Compressor, use_cache: bool = True) -> list[bytes]:
     """Every page of ``dump`` compressed, from the on-disk cache when it has them."""
-    key = cache_key(dump.sha256, compressor)
+    key = cache_key(dump.sha256, compressor, getattr(dump, "page_size", PAGE_SIZE))
     path = cache_dir() / "compressed" / f"{key}.bin"
     secret = cache_secret() if use_cache else None
     if secret is not None:

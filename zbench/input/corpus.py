@@ -51,6 +51,8 @@ class Corpus:
     def __init__(self, dump: DumpLike, zero_pct: float, same_pct: float, seed: int,
                  scale_pages: int | None = None) -> None:
         self.dump = dump
+        #: the case's page size: the dump's (read as larger pages: ``Dump.paged``)
+        self.page_size: int = getattr(dump, "page_size", PAGE_SIZE)
         n = dump.n_pages if scale_pages is None else scale_pages
         n_zero, n_same = _fill_counts(n, zero_pct, same_pct)
         rng = random.Random(f"corpus:{seed}")
@@ -85,7 +87,7 @@ class Corpus:
         src = self._order[i]
         if src >= 0:
             return self.dump.page(src)
-        return self._words[-src - 1].to_bytes(8, "little") * (PAGE_SIZE // 8)
+        return self._words[-src - 1].to_bytes(8, "little") * (self.page_size // 8)
 
     def fill_word(self, i: int) -> int | None:
         """The fill word of an injected page, ``None`` for a dump page."""

@@ -14,6 +14,14 @@ Two on-disk formats are accepted:
     checked on load, how the dump was captured, the kernel, THP mode, tool
     versions, and per-page region class and source as run-length lists
     ``[[region, source, first_page, n_pages], ...]`` in ``page_runs``.
+    ``page_size`` is the capturing kernel's PAGE_SIZE (``os.sysconf("SC_PAGE_SIZE")``):
+    4096, or 16 K / 64 K for a capture on such a kernel, whose pages are read natively.
+
+A dump can also be read as pages larger than its own (:meth:`Dump.paged`): each
+``N``-byte page is ``N / page_size`` consecutive pages of one page run (one region class
+and source), and a run's tail that does not fill an ``N``-byte page is dropped (counted in
+``dropped_pages``).  That approximates a process on an ``N``-byte-page kernel; it is not
+one (a real 16 K process lays out and zero-fills its memory differently): docs/page-size.md.
 
 Every problem with a dump file is a :class:`~zbench.api.errors.DumpError` whose
 one-line message names the file.  Writes are atomic (temporary file in the
@@ -37,7 +45,7 @@ import zstandard
 
 from zbench.api import safeio
 from zbench.api.errors import DumpError
-from zbench.api.frames import PAGE_SIZE
+from zbench.api.frames import PAGE_SIZE, page_size_error
 
 MAGIC = b"ZBENCHDUMP 1\n"
 MAGIC_PREFIX = b"ZBENCHDUMP"
@@ -124,7 +132,10 @@ def merge_runs(labels: list[tuple[str, str]]) -> list[list[Any]]:
 
 @dataclass
 class Dump:
-    """A loaded page dump: ``n_pages`` pages of ``PAGE_SIZE`` bytes, plus metadata."""
+    """A loaded page dump: ``n_pages`` pages of ``page_size`` bytes, plus metadata.
+
+    ``sha256`` names the file's pages (a :meth:`paged` view keeps its source's);
+    ``dropped_pages``: the source pages a :meth:`paged` view left out (0 otherwise)."""
 
     path: Path
     n_pages: int
@@ -134,6 +145,9 @@ class Dump:
     _data: bytes = field(repr=False)
     _runs: list[tuple[str, str, int, int]] = field(repr=False, default_factory=list)
     _starts: list[int] = field(repr=False, default_factory=list)
+    page_size: int = PAGE_SIZE
+    dropped_pages: int = 0
+    _views: dict[int, Dump] = field(repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self._runs:
@@ -156,9 +170,50 @@ class Dump:
         return i
 
     def page(self, i: int) -> bytes:
-        """Page ``i`` (4096 bytes)."""
+        """Page ``i`` (``page_size`` bytes)."""
         i = self._index(i)
-        return self._data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
+        ps = self.page_size
+        return self._data[i * ps : (i + 1) * ps]
+
+    def paged(self, page_size: int) -> Dump:
+        """This dump read as ``page_size``-byte pages (itself at its own page size): each
+        page is ``page_size // self.page_size`` consecutive pages of one page run, and a
+        run's tail that does not fill a page is dropped (``dropped_pages`` counts those
+        source pages).  An approximation of a process on a ``page_size``-byte-page kernel
+        (the module docstring); a DumpError when the size is not a page size, is smaller
+        than the dump's own, or no run fills one page."""
+        if page_size == self.page_size:
+            return self
+        view = self._views.get(page_size)
+        if view is None:
+            view = self._views[page_size] = self._grouped(page_size)
+        return view
+
+    def _grouped(self, page_size: int) -> Dump:
+        problem = page_size_error(page_size)
+        if problem is None and page_size < self.page_size:
+            problem = (f"page size {page_size} is smaller than the dump's own "
+                       f"{self.page_size}")
+        if problem is not None:
+            raise _err(self.path, problem)
+        k, ps = page_size // self.page_size, self.page_size
+        chunks: list[bytes] = []
+        runs: list[tuple[str, str, int, int]] = []
+        n = 0
+        for region, source, start, count in self._runs:
+            whole = count // k
+            if whole:
+                chunks.append(self._data[start * ps : (start + whole * k) * ps])
+                runs.append((region, source, n, whole))
+                n += whole
+        dropped = self.n_pages - n * k
+        if not n:
+            raise _err(self.path, f"no page run holds {k} consecutive {ps}-byte pages: "
+                                  f"nothing to read as {page_size}-byte pages")
+        meta = {**self.meta, "page_size": page_size, "n_pages": n,
+                "read_as": {"from_page_size": ps, "dropped_pages": dropped}}
+        return Dump(self.path, n, self.sha256, meta, self.format, b"".join(chunks), runs,
+                    page_size=page_size, dropped_pages=dropped)
 
     def _run(self, i: int) -> tuple[str, str, int, int]:
         i = self._index(i)
@@ -229,27 +284,29 @@ def _load_zbench(p: Path, blob: bytes) -> Dump:
     if not isinstance(meta, dict):
         raise _err(p, "metadata is not a JSON object")
     pos += meta_len
-    for key, kind in (("n_pages", int), ("sha256", str), ("page_size", int)):
+    for key, kind in (("n_pages", int), ("sha256", str)):
         if not isinstance(meta.get(key), kind):
             raise _err(p, f"metadata lacks {key}")
     if meta.get("version") != FORMAT_VERSION:
         raise _err(p, f"unsupported zbench dump version {meta.get('version')!r}")
-    if meta["page_size"] != PAGE_SIZE:
-        raise _err(p, f"page_size {meta['page_size']} is not {PAGE_SIZE}")
+    ps = meta.get("page_size", PAGE_SIZE)  # absent: 4096, as every dump once was
+    problem = page_size_error(ps)
+    if problem is not None:
+        raise _err(p, f"metadata page_size: {problem}")
     n = meta["n_pages"]
     if n <= 0:
         raise _err(p, f"metadata says {n} pages")
-    expected = n * PAGE_SIZE
+    expected = n * ps
     data = _decompress(p, blob[pos:], expected)
     if len(data) != expected:
-        got = len(data) / PAGE_SIZE
+        got = len(data) / ps
         msg = f"wrong page count: payload holds {got:g} pages, metadata says {n}"
         raise _err(p, msg + " (truncated or corrupt file?)")
     digest = sha256_hex(data)
     if digest != meta["sha256"]:
         raise _err(p, f"sha256 mismatch: pages hash to {digest}, metadata says {meta['sha256']}")
     runs = _check_runs(p, meta.get("page_runs", [[UNKNOWN, UNKNOWN, 0, n]]), n)
-    return Dump(p, n, digest, meta, "zbench", data, runs)
+    return Dump(p, n, digest, meta, "zbench", data, runs, page_size=ps)
 
 
 def _decompress(p: Path, payload: bytes, expected: int) -> bytes:
@@ -271,11 +328,15 @@ def _decompress(p: Path, payload: bytes, expected: int) -> bytes:
     return b"".join(chunks)
 
 
-def _check_pages(pages: bytes | bytearray | memoryview, path: Path | str) -> None:
+def _check_pages(pages: bytes | bytearray | memoryview, path: Path | str,
+                 page_size: int = PAGE_SIZE) -> None:
     if len(pages) == 0:
         raise _err(path, "refusing to write an empty dump (no pages)")
-    if len(pages) % PAGE_SIZE:
-        raise _err(path, f"page data size {len(pages)} is not a multiple of {PAGE_SIZE}")
+    problem = page_size_error(page_size)
+    if problem is not None:
+        raise _err(path, problem)
+    if len(pages) % page_size:
+        raise _err(path, f"page data size {len(pages)} is not a multiple of {page_size}")
 
 
 def write_raw(path: str | os.PathLike[str], pages: bytes | bytearray | memoryview) -> None:
@@ -285,13 +346,14 @@ def write_raw(path: str | os.PathLike[str], pages: bytes | bytearray | memoryvie
     safeio.write_atomic(p, [pages], safeio.PRIVATE, DumpError)
 
 
-def build_meta(pages: bytes | bytearray | memoryview, meta: dict[str, Any]) -> dict[str, Any]:
+def build_meta(pages: bytes | bytearray | memoryview, meta: dict[str, Any],
+               page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """The metadata :func:`write_dump` stores: ``meta`` plus the computed fields."""
-    n = len(pages) // PAGE_SIZE
+    n = len(pages) // page_size
     out: dict[str, Any] = {
         "format": "zbench",
         "version": FORMAT_VERSION,
-        "page_size": PAGE_SIZE,
+        "page_size": page_size,
         "n_pages": n,
         "sha256": sha256_hex(pages),
     }
@@ -315,17 +377,18 @@ def write_dump(
     pages: bytes | bytearray | memoryview,
     meta: dict[str, Any],
     level: int | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> None:
     """Write a zbench dump (magic, JSON metadata, zstd pages), atomically, mode 0600.
 
-    ``format``, ``version``, ``page_size``, ``n_pages`` and ``sha256`` are computed
-    here; ``kernel``, ``thp`` and ``tools`` default to this machine's.  ``page_runs``
-    (default: all ``unknown``) must cover every page.  ``level``: zstd level, by
-    default :func:`zstd_level` of the size.
+    ``format``, ``version``, ``page_size`` (the pages' size: the capturing kernel's
+    PAGE_SIZE), ``n_pages`` and ``sha256`` are computed here; ``kernel``, ``thp`` and
+    ``tools`` default to this machine's.  ``page_runs`` (default: all ``unknown``) must
+    cover every page.  ``level``: zstd level, by default :func:`zstd_level` of the size.
     """
     p = Path(path)
-    _check_pages(pages, p)
-    full = build_meta(pages, meta)
+    _check_pages(pages, p, page_size)
+    full = build_meta(pages, meta, page_size)
     _check_runs(p, full["page_runs"], full["n_pages"])
     try:
         meta_bytes = json.dumps(full, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -348,7 +411,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], to: str) -
         if d.format == "raw":
             meta["converted_from"] = {"format": "raw", "file": Path(src).name}
             meta["kernel"] = meta["thp"] = UNKNOWN  # not known for a raw file
-        write_dump(dst, d.data, meta)
+        write_dump(dst, d.data, meta, page_size=d.page_size)
     else:
         raise DumpError(f"{dst}: unknown dump format {to!r} (use raw or zbench)")
     return d

@@ -182,7 +182,8 @@ def size_histogram_plot(results: dict[str, Any]) -> Plot | None:
                 ax.axvline(huge, color=color, lw=1.5, ls="--",
                            label=f"{label} huge_class_size {huge}")
         ax.set_title(f"{d['dump']}: compressed sizes with {d['compressor']}")
-        ax.set_xlabel(f"compressed size, bytes ({b}-byte buckets; last: >= 4096)")
+        last = d.get("page_size", 4096)  # a dump read as 16 K pages: its own last bucket
+        ax.set_xlabel(f"compressed size, bytes ({b}-byte buckets; last: >= {last})")
         ax.set_ylabel("pages")
         ax.set_xlim(0, len(d["counts"]) * b)
         _legend_right(ax)

@@ -6,8 +6,8 @@ the terminal (``simple`` tables fitted to :data:`WIDTH` columns, a legend under 
 a part that has nothing for the results yields no section.  Plugins' report tables
 (:class:`zbench.api.reporter.ReportTable`) have their place in the list, after the
 reporter sections.  The tables themselves come from :mod:`zbench.report.casetables`,
-:mod:`zbench.report.latency`, :mod:`zbench.report.migtable` and
-:mod:`zbench.report.verdict`.
+:mod:`zbench.report.latency`, :mod:`zbench.report.migtable`,
+:mod:`zbench.report.verdict` and, for a suite's ``questions:``, :mod:`zbench.report.answers`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from typing import Any
 from tabulate import tabulate
 
 from zbench.api.metrics import markdown_table
+from zbench.report.answers import NOTE as ANSWERS_NOTE
+from zbench.report.answers import TITLE as ANSWERS_TITLE
+from zbench.report.answers import answers, terminal_answers
 from zbench.report.casetables import (
     FAILED_NOTE,
     FRAG_COLUMNS,
@@ -92,6 +95,16 @@ class Part:
 def _verdict_term(results: dict[str, Any], width: int | None) -> list[Section]:
     v = verdict_text(results, width)
     return [("Verdict: which allocator did best", v, "")] if v else []
+
+
+def _answers(results: dict[str, Any], fmt: str) -> list[Section]:
+    body = answers(results, fmt)
+    return [(ANSWERS_TITLE, body, ANSWERS_NOTE)] if body else []
+
+
+def _answers_term(results: dict[str, Any], width: int | None) -> list[Section]:
+    body = terminal_answers(results, width)
+    return [(ANSWERS_TITLE, body, wrap(ANSWERS_NOTE.replace("`", ""), width))] if body else []
 
 
 def _failed(results: dict[str, Any], fmt: str) -> list[Section]:
@@ -214,10 +227,11 @@ def _models_term(results: dict[str, Any], width: int | None) -> list[Section]:
 
 
 def compressor_lines(results: dict[str, Any]) -> list[str]:
-    """One line per compressor × dump the run used: library, dump name, pages, sha256."""
+    """One line per compressor × dump (× page size it was read as) the run used: library,
+    dump name, pages, sha256."""
     lines, seen = [], set()
     for c in results["cases"]:
-        key = (c["compressor"]["label"], c["dump"]["sha256"])
+        key = (c["compressor"]["label"], c["dump"]["sha256"], c["dump"].get("page_size"))
         if (c.get("failed") and "library" not in c["compressor"]) or key in seen:
             continue
         seen.add(key)
@@ -245,6 +259,7 @@ def _metrics(results: dict[str, Any], fmt: str) -> list[Section]:
 #: Every section of the report, in order.
 SECTIONS: tuple[Part, ...] = (
     Part("verdict", None, _verdict_term),
+    Part("answers", _answers, _answers_term),  # only for a suite with questions:
     Part("failed", _failed, _failed_term, terminal_last=True),
     Part("side by side", _side_by_side, _side_by_side_term),
     Part("fragmentation", _fragmentation, _fragmentation_term),

@@ -120,6 +120,7 @@ def build_rig(spec: dict[str, Any]) -> Rig:
 
     def new_frontend(c: Compressor) -> FrontEnd:
         fe: FrontEnd = fpart.cls(fopts, apart.cls(aopts, PageFrames(PAGE_SIZE)), c)
+        fe.bind(dump)
         return fe
 
     rng = random.Random(f"timing:{case.seed}")

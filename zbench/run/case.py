@@ -5,6 +5,11 @@ compressor (cached) → front end → allocator on simulated page frames →
 metrics.  With ``verify`` every load, and every live page after the
 workload, after each compaction and after each migratability experiment
 (``OpKind.MIGRATE``: migration, evacuation, reclaim), is checked byte for byte.
+
+Every page is ``dump.page_size`` bytes, the case's page size (the runner hands in the dump
+read as the case's pages, :meth:`zbench.input.dump.Dump.paged`): the frames, the injected
+same-filled pages, the stand-ins of sized stores, what the verifier compares and the ratios
+are all of that size.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from zbench.api.allocator import Allocator, Finished
 from zbench.api.compressor import Compressor
 from zbench.api.errors import VerifyError
-from zbench.api.frames import PAGE_SIZE, PageFrames
+from zbench.api.frames import PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.metrics import derive, read_costs
 from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
@@ -94,15 +99,17 @@ def run_case(
     compressor: Compressor = case.compressor.cls(case.compressor.options)
     compressor.bind(dump)
     comp = compressed(corpus, compressor)
-    sized = SizedPages(case.seed)
+    page_size = dump.page_size
+    sized = SizedPages(case.seed, page_size)
     if case.workload.cls.sized_stores:
         compressor = SizedCompressor(compressor, sized)
     sizes_only = wopts.payload == "sizes" and not case.verify
     if sizes_only:
         compressor = SizesOnlyCompressor(compressor, sized)
-    frames = SizeFrames(PAGE_SIZE) if sizes_only else PageFrames(PAGE_SIZE)
+    frames = SizeFrames(page_size) if sizes_only else PageFrames(page_size)
     allocator: Allocator = case.allocator.cls(case.allocator.options, frames)
     frontend: FrontEnd = case.frontend.cls(case.frontend.options, allocator, compressor)
+    frontend.bind(dump)
     workload: Workload = case.workload.cls(wopts, case.seed)
 
     # a million-object pool makes the cyclic GC's young collections the hot spot: collect
@@ -324,7 +331,7 @@ def _metrics(driver: _Driver, rig: _Rig, real: Finished) -> dict[str, int | floa
     m.update(real.get("metrics", {}))  # so does real code run on the recorded operations
     if m["slot_bytes"] is None:
         del m["slot_bytes"]
-    m.update(derive(m, PAGE_SIZE))
+    m.update(derive(m, frames.page_size))
     if driver.lab is not None:
         m.update(driver.lab.metrics(m))
     check_metrics(m, driver.stores)

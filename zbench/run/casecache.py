@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from zbench.api import safeio
 from zbench.api.errors import UserError
+from zbench.api.frames import PAGE_SIZE
 from zbench.input.compcache import cache_dir, cache_secret, digest, read_regular
 
 if TYPE_CHECKING:
@@ -204,6 +205,8 @@ def case_key(case: Case, dump_sha256: str) -> str:
         "seed": spec.seed,
         "verify": spec.verify,
     }
+    if spec.page_size != PAGE_SIZE:  # 4 K cases keep the keys they had
+        ident["page_size"] = spec.page_size
     blob = json.dumps(ident, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

@@ -2,7 +2,8 @@
 
 * ``results["distributions"]``: per (dump, compressor), a histogram of the dump's
   compressed page sizes in ``BUCKET_BYTES`` buckets (the last bucket holds
-  everything from ``PAGE_SIZE`` up);
+  everything from the page size up; a dump read as 16 K pages is its own entry, its
+  name the case id's ``default@16K`` and its ``page_size`` given);
 * ``case["classes"]``: per case, the allocator's size classes at the end of the
   workload (:meth:`zbench.api.allocator.Allocator.size_classes`: size, objects
   allocated and in use, and any figures of its own the allocator records beside
@@ -36,10 +37,10 @@ def class_rows(allocator: Allocator) -> list[dict[str, int]]:
     return [{k: int(v) for k, v in r.items()} for r in rows]
 
 
-def size_histogram(sizes: list[int]) -> list[int]:
-    """Counts per ``BUCKET_BYTES`` bucket, ``[k*B, (k+1)*B)``; sizes >= PAGE_SIZE share the
-    last bucket."""
-    n = PAGE_SIZE // BUCKET_BYTES
+def size_histogram(sizes: list[int], page_size: int = PAGE_SIZE) -> list[int]:
+    """Counts per ``BUCKET_BYTES`` bucket, ``[k*B, (k+1)*B)``; sizes >= ``page_size``
+    share the last bucket."""
+    n = page_size // BUCKET_BYTES
     counts = [0] * (n + 1)
     for s in sizes:
         counts[min(s // BUCKET_BYTES, n)] += 1
@@ -51,25 +52,29 @@ def size_distributions(plan: Plan, memo: dict[tuple[str, str], list[bytes]]
     """One compressed-size histogram per (dump, compressor) that a case that ran used.
     Blobs come from ``memo`` (the run's own) or the compressed-page cache."""
     out: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, int]] = set()
     for case in plan.cases:
         if case.skip_reason:
             continue
-        dump = plan.dumps[case.dump_path]
-        key = (dump.sha256, case.compressor.label)
+        dump = plan.dumps[case.dump_path].paged(case.page_size)
+        key = (dump.sha256, case.compressor.label, case.page_size)
         if key in seen:
             continue
         seen.add(key)
         try:
             comp = case.compressor.cls(case.compressor.options)
             comp.bind(dump)
-            blobs = memo.get((dump.sha256, cache_key(dump.sha256, comp)))
+            blobs = memo.get((dump.sha256, cache_key(dump.sha256, comp, dump.page_size)))
             if blobs is None:
                 blobs = compress_dump(dump, comp)
         except Exception:  # noqa: BLE001 - a plot input, never worth failing a run for
             continue
         sizes = [len(b) for b in blobs]
-        out.append({"dump": case.dump_path.stem, "sha256": dump.sha256,
-                    "compressor": case.compressor.label, "pages": len(sizes),
-                    "bucket_bytes": BUCKET_BYTES, "counts": size_histogram(sizes)})
+        rec: dict[str, Any] = {"dump": case.dump_name, "sha256": dump.sha256,
+                               "compressor": case.compressor.label, "pages": len(sizes),
+                               "bucket_bytes": BUCKET_BYTES,
+                               "counts": size_histogram(sizes, dump.page_size)}
+        if dump.page_size != PAGE_SIZE:
+            rec["page_size"] = dump.page_size
+        out.append(rec)
     return out

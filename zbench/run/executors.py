@@ -83,11 +83,13 @@ def rebuild(desc: dict[str, Any], registry: Registry) -> Case:
 
 # -- running one case ----------------------------------------------------------------------
 def outcome(case: Case, dump: Dump, memo: Memo, contain: bool = True) -> Outcome:
-    """Run ``case``; its CaseRun (or skip reason) as a JSON-normalised mapping."""
+    """Run ``case`` on ``dump`` read as the case's pages (:meth:`Dump.paged`); its CaseRun
+    (or skip reason) as a JSON-normalised mapping."""
+    dump = dump.paged(case.page_size)
 
     def compressed(corpus: Corpus, compressor: Compressor) -> CompressedPages:
         def blobs() -> list[bytes]:
-            key = (dump.sha256, cache_key(dump.sha256, compressor))
+            key = (dump.sha256, cache_key(dump.sha256, compressor, dump.page_size))
             if key not in memo:
                 memo[key] = compress_dump(dump, compressor)
             return memo[key]

@@ -1,4 +1,9 @@
-"""Expand a suite into cases, validate everything up front, run the cases, collect results."""
+"""Expand a suite into cases, validate everything up front, run the cases, collect results.
+
+Each dump entry of a suite has a page size (its ``page_size``, else the dump's own): its
+cases read the dump as pages of that size (:meth:`zbench.input.dump.Dump.paged`), on
+frames of that size, and an allocator or front end that does not list the size in its
+``page_sizes`` has those cases skipped with the reason (docs/page-size.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from zbench.api.allocator import Allocator
-from zbench.api.errors import CaseSkipped, UserError
-from zbench.api.frames import PageFrames
+from zbench.api.capabilities import page_size_refusal
+from zbench.api.errors import CaseSkipped, DumpError, UserError
+from zbench.api.frames import PAGE_SIZE, PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.options import OptionValueError, parse_options
 from zbench.api.registry import Registry
@@ -248,8 +254,9 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
              for kind, fld in KIND_FIELDS}
     for i, ref in enumerate(suite.reports):  # checked now, collected after the cases
         _part(registry, "reporter", "reports", i, ref, where)
-    dumps = _load_dumps(suite, base, where)
-    for p, dump in dumps.items():  # compressors and workloads checked on every dump first
+    dumps, entries = _load_dumps(suite, base, where)
+    for p, page_size in entries:  # compressors and workloads checked on every dump first
+        dump = dumps[p].paged(page_size)
         for comp in parts["compressor"]:
             comp.cls(comp.options).check(dump)
         for i, wl in enumerate(parts["workload"]):
@@ -261,7 +268,7 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
             own[name] = resolve_part(registry, "frontend", name, name, {},
                                      f"{where}: {name}.options")
     cases: list[Case] = []
-    for dump_path in dumps:
+    for dump_path, page_size in entries:
         for comp in parts["compressor"]:
             for fe_index, fe in enumerate(parts["frontend"]):
                 for alloc in parts["allocator"]:
@@ -271,21 +278,28 @@ def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
                         fe_used = own[alloc.cls.frontend]
                     else:
                         fe_used = fe
-                    reason = _skip_reason(alloc, fe_used)
+                    reason = _skip_reason(alloc, fe_used, page_size)
                     for wl in parts["workload"]:
                         if _excluded(suite, dump_path, comp, fe_used, alloc, wl):
                             continue
                         uses = resolve_uses(registry, [comp, fe_used, alloc, wl])
                         cases.append(Case(len(cases), dump_path, comp, fe_used, alloc, wl,
-                                          suite.seed, suite.verify, reason, uses))
+                                          suite.seed, suite.verify, reason, uses, page_size))
     return Plan(cases, dumps)
 
 
-def _skip_reason(alloc: Part[Allocator], fe: Part[FrontEnd]) -> str:
-    """Why a case of ``alloc`` under ``fe`` is skipped ("": it runs): the allocator is not
-    at hand (``CaseSkipped``) or the front end cannot drive it."""
+def _skip_reason(alloc: Part[Allocator], fe: Part[FrontEnd], page_size: int = PAGE_SIZE
+                 ) -> str:
+    """Why a case of ``alloc`` under ``fe`` on ``page_size``-byte pages is skipped ("": it
+    runs): either does not model the page size (``page_sizes``), the allocator is not at
+    hand or refuses its options on such frames (``CaseSkipped``), or the front end cannot
+    drive it."""
+    refusal = (page_size_refusal("allocator", alloc.cls, page_size)
+               or page_size_refusal("front end", fe.cls, page_size))
+    if refusal:
+        return refusal
     try:
-        probe = alloc.cls(alloc.options, PageFrames())
+        probe = alloc.cls(alloc.options, PageFrames(page_size))
     except CaseSkipped as exc:  # e.g. real code that is not at hand
         return str(exc)
     except Exception:  # noqa: BLE001 - the case itself fails, alone
@@ -293,16 +307,27 @@ def _skip_reason(alloc: Part[Allocator], fe: Part[FrontEnd]) -> str:
     return fe.cls.supports(probe) or ""
 
 
-def _load_dumps(suite: Suite, base: Path, where: str) -> dict[Path, Dump]:
-    """The suite's dumps, each read (and checked) once, by path."""
+def _load_dumps(suite: Suite, base: Path, where: str
+                ) -> tuple[dict[Path, Dump], list[tuple[Path, int]]]:
+    """The suite's dumps, each read (and checked) once, by path, and its entries: (path,
+    page size) once each, in suite order; an entry's page size is its ``page_size``, else
+    the dump's own, and the dump must be readable as such pages."""
     dumps: dict[Path, Dump] = {}
-    for i, d in enumerate(suite.dumps):
+    entries: dict[tuple[Path, int], None] = {}
+    for i, ref in enumerate(suite.dumps):
+        d = ref.path
         p = Path(d) if Path(d).is_absolute() else base / d
         if not p.exists():
             raise UserError(f"{where}: dumps[{i}]: {d}: no such file")
         if p not in dumps:
             dumps[p] = load_dump(p)
-    return dumps
+        page_size = ref.page_size or dumps[p].page_size
+        try:
+            dumps[p].paged(page_size)
+        except DumpError as exc:
+            raise UserError(f"{where}: dumps[{i}].page_size: {exc}") from None
+        entries[(p, page_size)] = None
+    return dumps, list(entries)
 
 
 def _check_workload(wl: Part[Any], dump: Dump, seed: int, where: str) -> None:
@@ -339,8 +364,7 @@ def _record(case: Case, dump: Dump, res: dict[str, Any]) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "id": case.id,
         **{k: spec.part(k).record() for k in RECORD_PARTS},
-        "dump": {"name": spec.dump.name, "path": spec.dump.path,
-                 "sha256": spec.dump.sha256, "pages": dump.n_pages, "format": dump.format},
+        "dump": _dump_record(spec, dump.paged(case.page_size), case.dump_name),
         "seed": spec.seed,
         "verify": spec.verify,
     }
@@ -364,6 +388,34 @@ def _record(case: Case, dump: Dump, res: dict[str, Any]) -> dict[str, Any]:
         rec["migration"] = res["migration"]
     rec["elapsed_s"] = res["elapsed_s"]
     return rec
+
+
+def _dump_record(spec: CaseSpec, dump: Dump, name: str) -> dict[str, Any]:
+    """The case record's dump: its pages are the case's (``page_size``, said only when it
+    is not 4096, with the source pages that filled no page, ``dropped_pages``); ``name``
+    is the id's (``default@16K``), so the report's tables tell page sizes apart."""
+    rec: dict[str, Any] = {"name": name, "path": spec.dump.path,
+                           "sha256": spec.dump.sha256, "pages": dump.n_pages,
+                           "format": dump.format}
+    if dump.page_size != PAGE_SIZE:
+        rec["page_size"] = dump.page_size
+        rec["dropped_pages"] = dump.dropped_pages
+    return rec
+
+
+def _say_page_sizes(plan: Plan, say: Reporter) -> None:
+    """One line per dump read as larger pages than its own: how many pages it makes and
+    how many of its own pages (run tails) it leaves out."""
+    seen: set[tuple[Path, int]] = set()
+    for case in plan.cases:
+        dump = plan.dumps[case.dump_path]
+        if case.page_size == dump.page_size or (case.dump_path, case.page_size) in seen:
+            continue
+        seen.add((case.dump_path, case.page_size))
+        view = dump.paged(case.page_size)
+        say(f"{case.dump_name}: {case.dump_path.name} read as {case.page_size}-byte pages: "
+            f"{view.n_pages} pages, {view.dropped_pages} {dump.page_size}-byte pages of "
+            f"run tails dropped")
 
 
 def _stderr(msg: str) -> None:
@@ -407,6 +459,7 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
             + (f", {m['verified_loads']} loads verified" if case.verify else "")
             + (" (cached)" if cached else f" ({res['elapsed_s']:.1f} s)"))
 
+    _say_page_sizes(plan, say)
     outcomes = run_cases(cases, plan.dumps, ex, blob_memo, done, started)
     records = [_record(case, plan.dumps[case.dump_path], res)
                for case, res in zip(cases, outcomes, strict=True)]

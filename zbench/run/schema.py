@@ -82,6 +82,10 @@ class DumpRecord(_Model):
     pages: Count
     path: str | None = None
     format: str | None = None
+    #: a case of another page size than 4096 (docs/page-size.md): its pages' size and the
+    #: dump's own pages that filled none (run tails)
+    page_size: Count | None = None
+    dropped_pages: Count | None = None
 
 
 class Failure(_Model):

@@ -7,6 +7,11 @@ case (:mod:`zbench.run.runner`), the description a worker process rebuilds it fr
 (:mod:`zbench.run.executors`), the spec of a timing case (:mod:`zbench.run.timer`,
 :mod:`zbench.run.bench`) and the case cache's key (:mod:`zbench.run.casecache`) are all
 made from it, so they cannot disagree on what a case is.
+
+A case has a page size (the kernel's PAGE_SIZE it models: the dump read as such pages,
+:meth:`zbench.input.dump.Dump.paged`); a case of 4096-byte pages says nothing of it — no
+``page_size`` in its spec's JSON, no suffix on its id — so its records, cache key and id
+are those of a run before page sizes existed (docs/page-size.md).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Generic, Literal, TypeVar, cast, get_args
 from zbench.api.allocator import Allocator
 from zbench.api.compressor import Compressor
 from zbench.api.errors import UserError
+from zbench.api.frames import PAGE_SIZE
 from zbench.api.frontend import FrontEnd
 from zbench.api.options import PluginOptions, parse_options
 from zbench.api.registry import PluginRecord, Registry
@@ -69,12 +75,19 @@ class Case:
     verify: bool
     skip_reason: str = ""
     uses: tuple[Use, ...] = ()
+    page_size: int = PAGE_SIZE
+
+    @property
+    def dump_name(self) -> str:
+        """The dump as the case's id names it: the file's stem, ``@16K`` after it when the
+        case reads it as pages of another size than 4096."""
+        return dump_name(self.dump_path.stem, self.page_size)
 
     @property
     def id(self) -> str:
         return "/".join(
             (self.allocator.label, self.frontend.label, self.compressor.label,
-             self.workload.label, self.dump_path.stem)
+             self.workload.label, self.dump_name)
         )
 
     def part(self, kind: str) -> Part[Any]:
@@ -91,7 +104,13 @@ class Case:
             parts=tuple(PartSpec.of(self.part(k)) for k in kinds),
             uses=tuple(UseSpec.of(u) for u in self.uses),
             seed=self.seed, verify=self.verify, skip_reason=self.skip_reason,
+            page_size=self.page_size,
         )
+
+
+def dump_name(stem: str, page_size: int) -> str:
+    """A dump's name in case ids: ``stem``, or ``stem@16K`` for 16384-byte pages."""
+    return stem if page_size == PAGE_SIZE else f"{stem}@{page_size // 1024}K"
 
 
 @dataclass
@@ -164,6 +183,7 @@ class CaseSpec:
     verify: bool
     skip_reason: str = ""
     uses: tuple[UseSpec, ...] = field(default=())
+    page_size: int = PAGE_SIZE
 
     def part(self, kind: str) -> PartSpec:
         for p in self.parts:
@@ -172,9 +192,13 @@ class CaseSpec:
         raise KeyError(kind)
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "dump": vars(self.dump),
-                "parts": [vars(p) for p in self.parts], "uses": [vars(u) for u in self.uses],
-                "seed": self.seed, "verify": self.verify, "skip_reason": self.skip_reason}
+        """The spec as JSON; ``page_size`` only when it is not 4096."""
+        out = {"index": self.index, "dump": vars(self.dump),
+               "parts": [vars(p) for p in self.parts], "uses": [vars(u) for u in self.uses],
+               "seed": self.seed, "verify": self.verify, "skip_reason": self.skip_reason}
+        if self.page_size != PAGE_SIZE:
+            out["page_size"] = self.page_size
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaseSpec:
@@ -182,7 +206,8 @@ class CaseSpec:
                    parts=tuple(PartSpec(**p) for p in data["parts"]),
                    uses=tuple(UseSpec(**u) for u in data.get("uses", ())),
                    seed=data["seed"], verify=data["verify"],
-                   skip_reason=data.get("skip_reason", ""))
+                   skip_reason=data.get("skip_reason", ""),
+                   page_size=data.get("page_size", PAGE_SIZE))
 
 
 # -- resolving against a registry ---------------------------------------------------------
@@ -225,4 +250,4 @@ def rebuild_case(registry: Registry, spec: CaseSpec) -> Case:
     parts = {k: rebuild_part(registry, spec.part(k), where) for k in PARTS}
     return Case(spec.index, Path(spec.dump.path), parts["compressor"], parts["frontend"],
                 parts["allocator"], parts["workload"], spec.seed, spec.verify,
-                spec.skip_reason, resolve_uses(registry, list(parts.values())))
+                spec.skip_reason, resolve_uses(registry, list(parts.values())), spec.page_size)

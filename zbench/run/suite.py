@@ -4,6 +4,7 @@
 name: default
 seed: 1
 dumps: [../dumps/default.zbdump]      # relative to the suite file
+# or {path: ../dumps/default.zbdump, page_size: 16384}: read as 16 K pages (docs/page-size.md)
 compressors: [lz4, {name: zstd, options: {level: 3}}]
 frontends: [zram]                     # optional: default, the default front end
 allocators: [{name: zsmalloc, options: {kernel: "6.18"}}]
@@ -13,6 +14,8 @@ requires: [zbench-zblock>=0.1]        # optional: distributions needed (else exi
 timing: {pages: 512, processes: 2}    # optional: store/load latency (zbench/run/timing.py)
 exclude:                              # optional: combinations left out of the cross product
   - {allocators: [zbud], workloads: [churn]}   # a case matching every field listed
+questions:                            # optional: answered in the report (zbench/run/questions.py)
+  - {ask: "zstd over lz4?", base: {compressor: lz4}, test: {compressor: zstd}}
 ```
 
 Without ``frontends:`` a suite runs under the front end that declares itself the default
@@ -34,18 +37,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictInt,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
 from zbench.api import safeio
 from zbench.api.errors import UserError
+from zbench.api.frames import page_size_error
 from zbench.api.options import check_strict
 from zbench.input import data
+from zbench.run.questions import Question, check_questions
 from zbench.run.requirements import check_requires, parse_requirement
 from zbench.run.timing import TimingSpec, timing_field
 
@@ -54,6 +61,29 @@ NAME_RE = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,99}")
 MAX_DEPTH = 64  # nesting levels of a suite's YAML
 MAX_NODES = 1_000_000  # values of a suite's YAML, aliases expanded
 PLUGIN_LISTS = ("compressors", "frontends", "allocators", "workloads", "reports")
+
+
+class DumpRef(BaseModel):
+    """A dump of the suite: its path and the page size to read it as (``None``: the
+    dump's own, 4096 unless it was captured on a 16 K or 64 K kernel); a bare string is
+    the path alone, and serialises back to one, so a suite without page sizes records
+    exactly as before."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1)
+    page_size: StrictInt | None = None
+
+    @field_validator("page_size")
+    @classmethod
+    def _page_size(cls, value: int | None) -> int | None:
+        problem = None if value is None else page_size_error(value)
+        if problem is not None:
+            raise PydanticCustomError("page_size", problem)
+        return value
+
+    @model_serializer(mode="wrap")
+    def _plain_path(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return self.path if self.page_size is None else handler(self)
 
 
 class PluginRef(BaseModel):
@@ -98,7 +128,7 @@ class Suite(BaseModel):
     name: str = "suite"
     description: str = ""
     seed: StrictInt = 0
-    dumps: list[str] = Field(min_length=1)
+    dumps: list[DumpRef] = Field(min_length=1)
     compressors: list[PluginRef] = Field(min_length=1)
     #: not given: the default front end, filled in at expansion (see the module docstring)
     frontends: list[PluginRef] = Field(default_factory=list)
@@ -111,11 +141,24 @@ class Suite(BaseModel):
     timing: TimingSpec | None = None  # latency under pyperf (zbench/run/timing.py)
     exclude: list[Exclusion] = Field(default_factory=list)  # combinations left out
     reports: list[PluginRef] = Field(default_factory=list)  # reporter plugins' sections
+    questions: list[Question] = Field(default_factory=list)  # answered in the report
 
     _normalise = field_validator(
         "compressors", "frontends", "allocators", "workloads", "reports", mode="before"
     )(_refs)
     _timing = field_validator("timing", mode="before")(timing_field)
+
+    @field_validator("dumps", mode="before")
+    @classmethod
+    def _dump_refs(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        for v in value:
+            if not isinstance(v, str | dict):
+                raise PydanticCustomError(
+                    "dump_ref", "a dump is a path or a mapping {path: ..., page_size: ...}, "
+                    "not {value}", {"value": repr(v)})
+        return [{"path": v} if isinstance(v, str) else v for v in value]
 
     @field_validator("timing", mode="before")
     @classmethod
@@ -135,6 +178,14 @@ class Suite(BaseModel):
     def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
         check_strict(value, int if info.field_name == "seed" else bool)
         return value
+
+    @model_serializer(mode="wrap")
+    def _without_questions(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A suite without questions records exactly as before the key existed."""
+        out = handler(self)
+        if isinstance(out, dict) and not self.questions:
+            out.pop("questions", None)
+        return out
 
     @field_validator("name")
     @classmethod
@@ -166,6 +217,17 @@ def check_labels(suite: Suite, where: str) -> None:
             seen[ref.display] = i
 
 
+def suite_labels(suite: Suite) -> dict[str, list[str]]:
+    """The labels the suite's cases have, by question dimension (``dump``: file stems);
+    the front end of a suite without ``frontends:`` is known only at expansion."""
+    out = {fld.removesuffix("s"): [ref.display for ref in getattr(suite, fld)]
+           for fld in ("compressors", "frontends", "allocators", "workloads")}
+    if not suite.frontends:
+        del out["frontend"]
+    out["dump"] = [Path(ref.path).stem for ref in suite.dumps]
+    return out
+
+
 def parse_suite(data: Any, where: str) -> Suite:
     if not isinstance(data, dict):
         raise UserError(f"{where}: a suite must be a mapping (got {type(data).__name__})")
@@ -176,6 +238,7 @@ def parse_suite(data: Any, where: str) -> Suite:
         msg = err["msg"].removeprefix("Value error, ")
         raise UserError(f"{where}: {_loc(err['loc']) or 'suite'}: {msg}") from None
     check_labels(suite, where)
+    check_questions(suite.questions, suite_labels(suite), where)
     check_requires(suite.requires, where)  # before any plugin is looked up
     return suite
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zbench.api.frames import PAGE_SIZE
 from zbench.run.spec import TIMED_PARTS, Case, CaseSpec, Plan
 from zbench.run.suite import Suite
 from zbench.run.timing import PRESETS, TimingSpec, slug
@@ -48,16 +49,20 @@ class TimingCase:
 
 def timing_cases(plan: Plan, only: list[str] | None = None) -> list[TimingCase]:
     """One timing case per (allocator, front end, compressor, dump), in suite order;
-    ``only``: the allocator labels to time (``timing.allocators``)."""
+    ``only``: the allocator labels to time (``timing.allocators``).  Cases of another page
+    size than 4096 are not timed (the pyperf program, :mod:`zbench.run.bench`, stores
+    4096-byte pages)."""
     out: dict[str, TimingCase] = {}
     for case in plan.cases:
         tid = "/".join((case.allocator.label, case.frontend.label, case.compressor.label,
-                        case.dump_path.stem))
+                        case.dump_name))
         have = out.get(tid)
         if have is not None and not (have.skip_reason and not case.skip_reason):
             continue
         reason = case.skip_reason
-        if not case.allocator.cls.timeable:
+        if not reason and case.page_size != PAGE_SIZE:
+            reason = f"not timed ({case.page_size}-byte pages: timing stores 4096-byte pages)"
+        elif not case.allocator.cls.timeable:
             reason = "not timed (the running kernel)"
         elif only and case.allocator.label not in only:
             reason = "not in timing.allocators"

@@ -14,7 +14,7 @@ through the ``anon_vma``; modelled as one reverse look-up and one index update).
 
 from __future__ import annotations
 
-from zbench.api.frames import PAGE_SIZE, Mobility, PageFrames
+from zbench.api.frames import Mobility, PageFrames
 from zbench.api.movable import MigrateResult
 
 OWNER = "anon"
@@ -59,5 +59,5 @@ class AnonPages:
         offset = self.offset_of.pop(pfn)
         self.offset_of[newpfn] = offset
         self.pfn_of[offset] = newpfn
-        return MigrateResult(True, objects=1, bytes_copied=PAGE_SIZE, index_updates=1,
+        return MigrateResult(True, objects=1, bytes_copied=self.frames.page_size, index_updates=1,
                              reverse_lookups=1)

@@ -23,14 +23,15 @@ class SizedPages:
     a blob equal to an earlier one is that earlier stand-in again (same page, same
     compressed form), which still decodes correctly."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, page_size: int = PAGE_SIZE) -> None:
         self.seed = seed
+        self.page_size = page_size  # the case's: a stand-in page is that long
         self._by_blob: dict[bytes, int] = {}
         self._per_size: dict[int, int] = {}
         self._next = 0
 
     def data(self, key: int) -> bytes:
-        return random.Random(f"sized:{self.seed}:{key}").randbytes(PAGE_SIZE)
+        return random.Random(f"sized:{self.seed}:{key}").randbytes(self.page_size)
 
     def make(self, size: int) -> tuple[int, bytes]:
         """A stand-in of ``size`` compressed bytes: (key, blob)."""
@@ -67,7 +68,6 @@ class SizedCompressor(CompressorProxy):
         return self.inner.decompress(data, size)
 
 
-_ZERO_PAGE = bytes(PAGE_SIZE)
 _ZEROS: dict[int, bytes] = {}
 
 
@@ -86,4 +86,4 @@ class SizesOnlyCompressor(SizedCompressor):
     calls as on the byte-storing path, so every deterministic metric is the same."""
 
     def decompress(self, data: bytes, size: int) -> bytes:
-        return _ZERO_PAGE
+        return zeros(self.sized.page_size)
