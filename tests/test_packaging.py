@@ -22,7 +22,7 @@ from zbench import load_dump
 #: builds venvs and wheels, installs packages: the fast lane (-m 'not slow') leaves it out
 pytestmark = pytest.mark.slow
 
-SHIPPED_SUITES = {"default", "quick", "zram", "zblock"}
+SHIPPED_SUITES = {"default", "quick", "zram", "zblock", "zram-tuning"}
 DATA = "zbench-0.1.0.data/data/share/zbench/"
 BUILD_LEFTOVERS = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__",
                                          ".pytest_cache", ".ruff_cache", ".hypothesis",
@@ -74,6 +74,7 @@ def test_wheel_holds_the_suites_and_the_dump(wheel: Path) -> None:
         dump = z.getinfo(DATA + "dumps/default.zbdump")
     assert {DATA + f"suites/{s}.yaml" for s in SHIPPED_SUITES} <= names
     assert DATA + "dumps/default.zbdump.ksizes.json" in names
+    assert DATA + "dumps/default-first-half.zstd.dict" in names  # zram-tuning's dictionary
     assert dump.file_size == (ROOT / "dumps" / "default.zbdump").stat().st_size
     assert wheel.stat().st_size < 8 << 20  # the dump is the bulk: nothing else big slipped in
     assert not any(n.startswith(("tests/", "suites/", "dumps/", "reports/")) for n in names)
@@ -125,7 +126,7 @@ def test_a_path_still_wins_over_a_shipped_name(tmp_path: Path, monkeypatch:
     suite, base = load_suite("quick")
     assert suite.name == "mine" and base == Path(".")
     suite, base = load_suite("zram")
-    assert suite.name == "zram" and (base / suite.dumps[0]).is_file()
+    assert suite.name == "zram" and (base / suite.dumps[0].path).is_file()
 
 
 # -- validate: kernel sizes go to the cache ----------------------------------------------

@@ -43,7 +43,7 @@ from zbench.api.hookspecs import hookimpl
 from zbench.api.kernel import KernelVersion
 from zbench.api.metrics import MetricDef
 from zbench.api.movable import NOT_MOVABLE, MigrateResult, ReclaimResult
-from zbench.api.options import PluginOptions
+from zbench.api.options import PluginOptions, suite_path
 from zbench.api.pagefill import same_filled_word
 from zbench.api.radix import RadixTree
 from zbench.api.reporter import Reporter, ReportTable, SideRow, Timings
@@ -128,6 +128,7 @@ __all__ = [
     "same_filled_word",
     "welch_p",
     "read_bytes",
+    "suite_path",
     "read_text",
     "write_atomic",
     "__version__",

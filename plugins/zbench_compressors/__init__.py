@@ -21,11 +21,12 @@ import zstandard
 from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
 )
 
-from zbench import PAGE_SIZE, Compressor, PluginOptions, UserError, hookimpl
+from zbench import PAGE_SIZE, Compressor, PluginOptions, UserError, hookimpl, suite_path
 
 from .dictionary import Dictionary, load_dictionary
 
@@ -35,7 +36,8 @@ from .dictionary import Dictionary, load_dictionary
 LZ4_DICT_MIN, LZ4_DICT_MAX = 8, 64 * 1024
 
 _DICT_HELP = ("dictionary file (raw content, or for zstd a trained dictionary) as zram's "
-              "algorithm_params dict= (Linux 6.12); relative to the working directory")
+              "algorithm_params dict= (Linux 6.12); a relative path: against the suite's "
+              "folder when the file is there, else the working directory")
 
 
 class DictionaryOptions(PluginOptions):
@@ -48,8 +50,9 @@ class DictionaryOptions(PluginOptions):
 
     @field_validator("dictionary")
     @classmethod
-    def _check_dictionary(cls, value: Path | None) -> Path | None:
+    def _check_dictionary(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is not None:
+            value = suite_path(value, info)
             try:
                 cls.check_dictionary(load_dictionary(value), value)
             except UserError as exc:

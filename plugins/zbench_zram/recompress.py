@@ -47,7 +47,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from zbench import (
     PAGE_SIZES,
@@ -87,7 +87,7 @@ class RecompAlgorithm(PluginOptions):
 
     @model_validator(mode="before")
     @classmethod
-    def _compressor_options(cls, data: Any) -> Any:
+    def _compressor_options(cls, data: Any, info: ValidationInfo) -> Any:
         """The compressor is looked up and its options validated here, so an unknown
         algorithm or a bad option stops the run before any case (one line)."""
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
@@ -100,7 +100,7 @@ class RecompAlgorithm(PluginOptions):
         if isinstance(raw, PluginOptions):
             raw = raw.model_dump()
         try:
-            opts = comp_cls.Options.model_validate(raw)
+            opts = comp_cls.Options.model_validate(raw, context=info.context)
         except ValidationError as exc:
             raise ValueError(f"{data['name']} options: {_one_line(exc)}") from None
         return {**data, "options": opts}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import types
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
@@ -124,21 +125,37 @@ def describe_error(err: ErrorDetails, model: type[BaseModel] | None = None) -> s
     return str(err["msg"]).removeprefix("Value error, ")
 
 
-def parse_options(model: type[OptionsT], values: dict[str, Any] | None, where: str) -> OptionsT:
+def parse_options(model: type[OptionsT], values: dict[str, Any] | None, where: str,
+                  base_dir: Path | None = None) -> OptionsT:
     """Validate ``values`` against ``model``; errors name ``where`` + the field.
+
+    ``base_dir`` (the suite's folder) reaches the validators as the validation context
+    ``{"base_dir": base_dir}`` (pydantic's ``ValidationInfo.context``): an option that
+    names a file resolves a relative path against it (:func:`suite_path`).
 
     ``where`` is a location prefix such as ``suites/x.yaml: allocators[0].options``.
     Only the first error is reported, on one line, in the user's terms
     (:func:`describe_error`); an unknown option lists the valid ones and the nearest.
     """
     try:
-        return model.model_validate(values or {})
+        context = {"base_dir": base_dir} if base_dir is not None else None
+        return model.model_validate(values or {}, context=context)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         path = f"{where}.{field}" if field else where
         detail = describe_error(err, model)
         raise OptionValueError(f"{path}: {detail}", field, detail) from None
+
+
+def suite_path(value: Path, info: ValidationInfo) -> Path:
+    """A file an option names: a relative path is taken against the suite's folder when
+    the file is there (the validation context's ``base_dir``, as the suite's dumps are),
+    else as given (relative to the working directory: the command line's options)."""
+    base = (info.context or {}).get("base_dir") if info is not None else None
+    if base is not None and not value.is_absolute() and (Path(base) / value).exists():
+        return Path(base) / value
+    return value
 
 
 def parse_assignments(pairs: list[str] | tuple[str, ...], where: str = "--set") -> dict[str, Any]:

@@ -236,20 +236,20 @@ def check_not_all_skipped(plan: Plan, where: str, registry: Registry) -> None:
 
 
 def _part(registry: Registry, kind: str, fld: str, i: int, ref: PluginRef,
-          where: str) -> Part[Any]:
+          where: str, base: Path | None = None) -> Part[Any]:
     try:
         registry.get(kind, ref.name)
     except UserError as exc:
         raise UserError(f"{where}: {fld}[{i}].name: {exc}") from None
     return resolve_part(registry, kind, ref.name, ref.display, ref.options,
-                        f"{where}: {fld}[{i}].options")
+                        f"{where}: {fld}[{i}].options", base)
 
 
 def expand(suite: Suite, base: Path, where: str, registry: Registry) -> Plan:
     """All cases of the suite, with every plugin, option and dump checked first (a suite
     without ``frontends:`` gets the default front end, :func:`with_default_frontend`)."""
     suite = with_default_frontend(suite, registry)
-    parts = {kind: [_part(registry, kind, fld, i, ref, where)
+    parts = {kind: [_part(registry, kind, fld, i, ref, where, base)
                     for i, ref in enumerate(getattr(suite, fld))]
              for kind, fld in KIND_FIELDS}
     for i, ref in enumerate(suite.reports):  # checked now, collected after the cases

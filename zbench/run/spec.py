@@ -212,11 +212,12 @@ class CaseSpec:
 
 # -- resolving against a registry ---------------------------------------------------------
 def resolve_part(registry: Registry, kind: str, name: str, label: str, options: Any,
-                 where: str) -> Part[Any]:
+                 where: str, base_dir: Path | None = None) -> Part[Any]:
     """The :class:`Part` of plugin ``name``: its class, ``options`` validated (errors
-    name ``where``), its provider; a UserError for an unknown plugin or a bad option."""
+    name ``where``; a file an option names relative to ``base_dir``, the suite's folder),
+    its provider; a UserError for an unknown plugin or a bad option."""
     cls: Any = registry.get(kind, name)
-    opts = parse_options(cls.Options, options, where)
+    opts = parse_options(cls.Options, options, where, base_dir)
     return Part(kind, name, label, cls, opts, registry.provider(kind, name))
 
 
