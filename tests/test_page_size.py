@@ -250,20 +250,22 @@ def test_case_spec_says_page_size_only_when_not_4096() -> None:
 # -- declarations and skips -------------------------------------------------------------------
 def test_plugins_that_model_4k_only_are_skipped_with_a_reason() -> None:
     reg = get_registry()
-    assert reg.get("allocator", "zsmalloc").page_sizes == PAGE_SIZES
-    assert reg.get("frontend", "zram").page_sizes == PAGE_SIZES
-    for kind, name in (("allocator", "zbud"), ("allocator", "z3fold"), ("frontend", "zswap"),
-                       ("allocator", "aspace")):
+    for kind, name in (("allocator", "zsmalloc"), ("frontend", "zram"), ("allocator", "zbud"),
+                       ("allocator", "z3fold"), ("frontend", "zswap")):
+        assert reg.get(kind, name).page_sizes == PAGE_SIZES, name
+    for kind, name in (("allocator", "aspace"), ("frontend", "zswap-aspace")):
         assert reg.get(kind, name).page_sizes == (PAGE_SIZE,), name
     suite = parse_suite(_suite([{"path": str(DEFAULT_DUMP), "page_size": K16}],
-                               allocators=["zsmalloc", "zbud"],
-                               frontends=["zram", "zswap"]), "s")
+                               allocators=["zsmalloc", "zbud", "aspace"],
+                               frontends=["zram", "zswap", "zswap-aspace"]), "s")
     reasons = {(c.allocator.name, c.frontend.name): c.skip_reason
                for c in expand(suite, ROOT, "s", reg).cases}
     assert not reasons[("zsmalloc", "zram")]  # both model 16 K pages
-    assert reasons[("zsmalloc", "zswap")] == ("front end zswap does not model 16384-byte "
-                                              "pages (page_sizes: 4096)")
-    assert reasons[("zbud", "zswap")].startswith("allocator zbud does not model 16384-byte")
+    assert not reasons[("zsmalloc", "zswap")]
+    assert not reasons[("zbud", "zswap")]
+    assert reasons[("zsmalloc", "zswap-aspace")] == ("front end zswap-aspace does not model "
+                                                     "16384-byte pages (page_sizes: 4096)")
+    assert reasons[("aspace", "zswap-aspace")].startswith("allocator aspace does not model 16384")
 
 
 def test_zsmalloc_follows_the_frames_and_skips_an_explicit_other_page_size() -> None:

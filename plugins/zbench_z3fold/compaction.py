@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .handles import slot_value
-from .layout import CHUNK_SHIFT
 from .zpage import FIRST, HEADLESS, LAST, MIDDLE, Z3Page, compact_page, place
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def do_compact_page(pool: Z3foldPool, page: Z3Page) -> None:
     if rules.inter_page and not page.foreign_handles and page.nr_buddies() == 1:
         if compact_single_buddy(pool, page):
             return
-    moved = page.middle_chunks << CHUNK_SHIFT
+    moved = page.middle_chunks << pool.geo.chunk_shift
     case = compact_page(page, pool.frames, pool.geo, rules.big_gap_compaction)
     if case:
         pool.counters["in_page_compactions"] += 1
@@ -58,7 +57,7 @@ def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     if bud == HEADLESS:
         return False
     chunks = page.chunks(bud)
-    sz = chunks << CHUNK_SHIFT
+    sz = chunks << pool.geo.chunk_shift
     target = pool.take_unbuddied(chunks)  # __z3fold_alloc(pool, sz, false)
     if target is None:
         return False
@@ -75,7 +74,8 @@ def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     assert block is not None
     new_idx = target.idx(new_bud)
     block[page.idx(bud)] = slot_value(target.pfn, new_idx,
-                                      target.last_chunks if new_bud == LAST else 0)
+                                      target.last_chunks if new_bud == LAST else 0,
+                                      pool.geo.page_shift)
     pool.add_to_unbuddied(target)
     page.set_chunks(bud, 0)  # *moved_chunks = 0
     page.sizes[bud] = 0

@@ -30,17 +30,19 @@ PAGE_HEADLESS_BIT = 1  # 1 << PAGE_HEADLESS
 SLOT_SIZE = 8  # sizeof(unsigned long)
 
 
-def page_addr(pfn: int) -> int:
-    return DIRECT_MAP + (pfn << PAGE_SHIFT)
+def page_addr(pfn: int, page_shift: int = PAGE_SHIFT) -> int:
+    """``page_address``: the direct map address of frame ``pfn`` (pages of
+    ``1 << page_shift`` bytes, the pool's PAGE_SHIFT)."""
+    return DIRECT_MAP + (pfn << page_shift)
 
 
-def addr_pfn(addr: int) -> int:
-    return (addr - DIRECT_MAP) >> PAGE_SHIFT
+def addr_pfn(addr: int, page_shift: int = PAGE_SHIFT) -> int:
+    return (addr - DIRECT_MAP) >> page_shift
 
 
-def slot_value(pfn: int, idx: int, last_chunks: int = 0) -> int:
+def slot_value(pfn: int, idx: int, last_chunks: int = 0, page_shift: int = PAGE_SHIFT) -> int:
     """What ``__encode_handle`` stores in a slot (``last_chunks`` only for LAST)."""
-    return page_addr(pfn) + idx | (last_chunks << BUDDY_SHIFT)
+    return page_addr(pfn, page_shift) + idx | (last_chunks << BUDDY_SHIFT)
 
 
 class SlotTable:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from zbench import PAGE_SIZE, MigrateResult
+from zbench import MigrateResult
 
 from . import compaction
 from .zpage import FIRST, HEADLESS, LAST, MIDDLE, Z3Page
@@ -123,7 +123,7 @@ class Z3Movable:
         if busy:
             return MigrateResult(False, busy)
         frames = pool.frames
-        frames.copy(pfn, 0, newpfn, 0, PAGE_SIZE)  # memcpy(new_zhdr, zhdr, PAGE_SIZE)
+        frames.copy(pfn, 0, newpfn, 0, pool.geo.page_size)  # memcpy(.., PAGE_SIZE)
         del pool.pages[pfn]
         page.pfn = newpfn
         pool.pages[newpfn] = page
@@ -136,7 +136,7 @@ class Z3Movable:
             pool.lru.add_head(page)
         self.pages_migrated += 1
         compaction.do_compact_page(pool, page)  # NEEDS_COMPACTING + the queued work
-        return MigrateResult(True, objects=len(buddies), bytes_copied=PAGE_SIZE,
+        return MigrateResult(True, objects=len(buddies), bytes_copied=pool.geo.page_size,
                              handle_updates=len(buddies), reverse_lookups=1)
 
     def object_pfns(self, handle: int) -> tuple[int, ...]:

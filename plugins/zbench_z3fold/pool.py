@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zbench import (
-    PAGE_SIZE,
+    PAGE_SIZES,
     AllocationError,
     Allocator,
     Metrics,
@@ -18,7 +18,6 @@ from zbench import (
 
 from . import compaction, reclaim, stats
 from .handles import PAGE_HEADLESS_BIT, SlotTable, addr_pfn, page_addr, slot_value
-from .layout import CHUNK_SHIFT, size_to_chunks
 from .lists import Lru, Unbuddied
 from .migrate import Z3Movable
 from .options import Z3Options
@@ -50,16 +49,16 @@ class Z3foldPool(Allocator):
     """z3fold: up to three buddies per page, headless pages, in-page compaction."""
 
     name = "z3fold"
-    #: 4 KiB only: TOTAL_CHUNKS and the headless cut-off are those of a 4096-byte page
-    #: (mm/z3fold.c); other page sizes are skipped
-    page_sizes = (PAGE_SIZE,)
+    #: every page size: CHUNK_SHIFT, ZHDR_CHUNKS, NCHUNKS, the headless cut-off and the
+    #: buddies' offsets follow ``frames.page_size`` (layout.Geometry, mm/z3fold.c)
+    page_sizes = PAGE_SIZES
     description = "z3fold (mm/z3fold.c): three buddies per page, headless pages, compaction"
     Options = Z3Options
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)  # coerces to this class's Options
         opts = self.options
-        self.rules = r = Z3Rules.for_options(opts)
+        self.rules = r = Z3Rules.for_options(opts, frames.page_size)
         self.geo = r.geometry
         self._indirect = r.indirect_handles
         self._choose: Callable[[Z3Page, int], int] = (
@@ -88,14 +87,14 @@ class Z3foldPool(Allocator):
     # -- handles ---------------------------------------------------------
     def encode_handle(self, page: Z3Page, bud: int) -> int:
         """``encode_handle``: direct (<= 5.1) or the address of the page's slot (5.2+)."""
-        addr = page_addr(page.pfn)
+        addr = page_addr(page.pfn, self.geo.page_shift)
         if bud == HEADLESS:
             return addr | PAGE_HEADLESS_BIT if self._indirect else addr
         idx = page.idx(bud)
         if not self._indirect:
             return addr + idx
         self.slots.blocks[page.slots][idx] = slot_value(
-            page.pfn, idx, page.last_chunks if bud == LAST else 0)
+            page.pfn, idx, page.last_chunks if bud == LAST else 0, self.geo.page_shift)
         return SlotTable.handle(page.slots, idx)
 
     def locate(self, handle: int) -> tuple[Z3Page, int]:
@@ -103,12 +102,13 @@ class Z3foldPool(Allocator):
         if self._indirect and not handle & PAGE_HEADLESS_BIT:
             bid, idx = self.slots.locate(handle)
             value = self.slots.blocks[bid][idx]
-            page = self.pages.get(addr_pfn(value))
+            page = self.pages.get(addr_pfn(value, self.geo.page_shift))
             idx = value & 3
         else:
             addr = handle & ~PAGE_HEADLESS_BIT if self._indirect else handle
-            page = self.pages.get(addr_pfn(addr))
-            idx = addr - page_addr(page.pfn) if page is not None else -1
+            shift = self.geo.page_shift
+            page = self.pages.get(addr_pfn(addr, shift))
+            idx = addr - page_addr(page.pfn, shift) if page is not None else -1
         if page is None or not 0 <= idx <= 3:
             raise ValueError(f"not a live z3fold handle: {handle:#x}")
         if page.headless:
@@ -180,19 +180,20 @@ class Z3foldPool(Allocator):
 
     # -- the object API --------------------------------------------------
     def malloc(self, size: int) -> int:
+        psize = self.geo.page_size
         if size < 1:  # z3fold_alloc: !size -> -EINVAL
-            raise AllocationError(f"z3fold: size {size} out of range 1..{PAGE_SIZE}",
+            raise AllocationError(f"z3fold: size {size} out of range 1..{psize}",
                                   code="EINVAL")
-        if size > PAGE_SIZE:  # -ENOSPC
-            raise AllocationError(f"z3fold: size {size} out of range 1..{PAGE_SIZE}",
+        if size > psize:  # -ENOSPC
+            raise AllocationError(f"z3fold: size {size} out of range 1..{psize}",
                                   code="ENOSPC")
         if size > self.geo.headless_above:
             page = self.new_page(headless=True)
             page.sizes[HEADLESS] = size
             bud = HEADLESS
-            self._slot_bytes += PAGE_SIZE
+            self._slot_bytes += psize
         else:
-            chunks = size_to_chunks(size)
+            chunks = self.geo.size_to_chunks(size)
             page_or_none = self.take_unbuddied(chunks)
             if page_or_none is None:
                 page, bud = self.new_page(headless=False), FIRST
@@ -202,7 +203,7 @@ class Z3foldPool(Allocator):
                     raise AssertionError(f"z3fold: page {page.pfn} has no room for {chunks}")
             place(page, bud, chunks, size, self.geo)
             self.add_to_unbuddied(page)
-            self._slot_bytes += chunks << CHUNK_SHIFT
+            self._slot_bytes += chunks << self.geo.chunk_shift
         if self.rules.lru:
             self.lru.add_head(page)
         self.nr_objects += 1
@@ -213,11 +214,11 @@ class Z3foldPool(Allocator):
         self.nr_objects -= 1
         if bud == HEADLESS:
             page.sizes[HEADLESS] = 0
-            self._slot_bytes -= PAGE_SIZE
+            self._slot_bytes -= self.geo.page_size
             if not page.claimed:  # under reclaim, z3fold_reclaim_page frees the page
                 self.release_page(page)
             return
-        self._slot_bytes -= page.chunks(bud) << CHUNK_SHIFT
+        self._slot_bytes -= page.chunks(bud) << self.geo.chunk_shift
         page.set_chunks(bud, 0)
         page.sizes[bud] = 0
         if self._indirect:
@@ -286,7 +287,7 @@ class Z3foldPool(Allocator):
 
     # -- accounting ------------------------------------------------------
     def max_size(self) -> int:
-        return PAGE_SIZE
+        return self.geo.page_size
 
     def huge_class_size(self) -> int | None:
         """Sizes from here on get a HEADLESS page of their own."""

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .compaction import CASE_COUNTERS
-from .layout import CHUNK_SHIFT
 from .zpage import FIRST, HEADLESS, LAST, MIDDLE, Z3Page, compact_page
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def z3fold_reclaim_page(pool: Z3foldPool, evict: Callable[[int], bool], retries:
             c["reclaimed_pages"] += 1
             return True
         if not page.headless and not rules.deferred_compaction:
-            moved = page.middle_chunks << CHUNK_SHIFT
+            moved = page.middle_chunks << pool.geo.chunk_shift
             case = compact_page(page, pool.frames, pool.geo,
                                 rules.big_gap_compaction)
             if case:

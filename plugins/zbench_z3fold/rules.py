@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zbench import KernelVersion, Mobility
+from zbench import PAGE_SIZE, KernelVersion, Mobility
 
 from .layout import Geometry
 from .options import Z3Options
@@ -38,11 +38,12 @@ class Z3Rules:
     lru: bool
 
     @classmethod
-    def for_options(cls, options: Z3Options) -> Z3Rules:
+    def for_options(cls, options: Z3Options, page_size: int = PAGE_SIZE) -> Z3Rules:
+        """The rules of ``options.kernel`` on pages of ``page_size`` bytes."""
         k = options.kernel
         return cls(
             kernel=k,
-            geometry=Geometry(options.zhdr_chunks),
+            geometry=Geometry(options.zhdr_chunks, page_size),
             legacy_nfree=k < "4.11",
             big_gap_compaction=k >= "4.11",
             deferred_compaction=k >= "4.14",

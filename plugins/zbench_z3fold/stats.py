@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zbench import PAGE_SIZE, Metrics
+from zbench import Metrics
 
-from .layout import CHUNK_SIZE, TOTAL_CHUNKS, header_bytes, header_era
+from .layout import header_bytes, header_era
 from .options import Z3Options
 from .rules import Z3Rules
 
@@ -72,14 +72,14 @@ def _per_page(chunks: int, nchunks: int) -> int:
 def describe_rows(options: Z3Options) -> list[dict[str, Any]]:
     """One row per object size in chunks, then the headless row."""
     geo = Z3Rules.for_options(options).geometry
-    top = geo.headless_above
+    top, size = geo.headless_above, geo.chunk_size
     rows: list[dict[str, Any]] = []
-    for c in range(1, top // CHUNK_SIZE + 1):
-        rows.append({"chunks": c, "min_size": (c - 1) * CHUNK_SIZE + 1,
-                     "max_size": c * CHUNK_SIZE, "slot_bytes": c * CHUNK_SIZE,
+    for c in range(1, top // size + 1):
+        rows.append({"chunks": c, "min_size": (c - 1) * size + 1,
+                     "max_size": c * size, "slot_bytes": c * size,
                      "per_page": _per_page(c, geo.nchunks)})
-    rows.append({"chunks": "headless", "min_size": top + 1, "max_size": PAGE_SIZE,
-                 "slot_bytes": PAGE_SIZE, "per_page": 1})
+    rows.append({"chunks": "headless", "min_size": top + 1, "max_size": geo.page_size,
+                 "slot_bytes": geo.page_size, "per_page": 1})
     return rows
 
 
@@ -92,11 +92,11 @@ def describe_summary(options: Z3Options) -> dict[str, Any]:
         "header_chunks": geo.zhdr_chunks,
         "sizeof_z3fold_header": f"{header_bytes(k)} B (x86-64, {header_era(k)}-era fields)"
         if k >= "4.11" else "64 B fixed (ZHDR_SIZE_ALIGNED = CHUNK_SIZE)",
-        "chunk_size": CHUNK_SIZE,
-        "total_chunks": TOTAL_CHUNKS,
+        "chunk_size": geo.chunk_size,
+        "total_chunks": geo.total_chunks,
         "nchunks": geo.nchunks,
         "headless_above": geo.headless_above,
-        "max_size": PAGE_SIZE,
+        "max_size": geo.page_size,
         "handles": "indirect (buddy slots)" if rules.indirect_handles else "direct",
         "compaction": ("in-page on free" + (" + inter-page" if rules.inter_page else "")
                        + (" (work item; run synchronously)" if rules.deferred_compaction

@@ -1,7 +1,8 @@
 """A z3fold page (``struct z3fold_header`` + ``page->private`` flags) and the page-level
 rules: ``num_free_chunks``, the buddy choice, placement, ``z3fold_compact_page``.
 
-Layout of a non-headless page, in 64-byte chunks: the header in chunks
+Layout of a non-headless page, in chunks (``CHUNK_SIZE``: 64 bytes at 4 K, 256 at
+16 K, 1024 at 64 K; :class:`~.layout.Geometry`): the header in chunks
 ``0 .. ZHDR_CHUNKS-1``; FIRST right after it; MIDDLE at ``start_middle``
 (= ``first_chunks + ZHDR_CHUNKS`` when placed); LAST flush with the page end.  A
 HEADLESS page holds one object at offset 0 and has no header.
@@ -9,9 +10,9 @@ HEADLESS page holds one object at offset 0 and has no header.
 
 from __future__ import annotations
 
-from zbench import PAGE_SIZE, PageFrames
+from zbench import PageFrames
 
-from .layout import BIG_CHUNK_GAP, CHUNK_SHIFT, TOTAL_CHUNKS, Geometry
+from .layout import BIG_CHUNK_GAP, Geometry
 
 HEADLESS, FIRST, MIDDLE, LAST = 0, 1, 2, 3  # enum buddy
 BUDDY_NAMES = ("headless", "first", "middle", "last")
@@ -77,9 +78,9 @@ class Z3Page:
         if bud == FIRST:
             return geo.zhdr_size_aligned
         if bud == MIDDLE:
-            return self.start_middle << CHUNK_SHIFT
+            return self.start_middle << geo.chunk_shift
         if bud == LAST:
-            return PAGE_SIZE - (self.last_chunks << CHUNK_SHIFT)
+            return geo.page_size - (self.last_chunks << geo.chunk_shift)
         return 0
 
     def idx(self, bud: int) -> int:
@@ -100,7 +101,7 @@ def num_free_chunks(p: Z3Page, geo: Geometry, legacy: bool) -> int:
         if p.last_chunks:
             after = 0
         else:
-            end = geo.nchunks if legacy else TOTAL_CHUNKS
+            end = geo.nchunks if legacy else geo.total_chunks
             after = end - (p.start_middle + p.middle_chunks)
         return max(before, after)
     return geo.nchunks - p.first_chunks - p.last_chunks
@@ -150,10 +151,11 @@ def place(p: Z3Page, bud: int, chunks: int, size: int, geo: Geometry) -> None:
     p.sizes[bud] = size
 
 
-def _mchunk_memmove(p: Z3Page, frames: PageFrames, dst_chunk: int) -> None:
-    src = p.start_middle << CHUNK_SHIFT
-    dst = dst_chunk << CHUNK_SHIFT
-    n = p.middle_chunks << CHUNK_SHIFT
+def _mchunk_memmove(p: Z3Page, frames: PageFrames, dst_chunk: int, geo: Geometry) -> None:
+    shift = geo.chunk_shift
+    src = p.start_middle << shift
+    dst = dst_chunk << shift
+    n = p.middle_chunks << shift
     frames.copy(p.pfn, src, p.pfn, dst, n)
 
 
@@ -168,7 +170,7 @@ def compact_page(p: Z3Page, frames: PageFrames, geo: Geometry, big_gap: bool) ->
     if p.middle_chunks == 0:
         return COMPACT_NONE
     if p.first_chunks == 0 and p.last_chunks == 0:
-        _mchunk_memmove(p, frames, geo.zhdr_chunks)
+        _mchunk_memmove(p, frames, geo.zhdr_chunks, geo)
         p.first_chunks = p.middle_chunks
         p.middle_chunks = 0
         p.start_middle = 0
@@ -180,14 +182,14 @@ def compact_page(p: Z3Page, frames: PageFrames, geo: Geometry, big_gap: bool) ->
     if (p.first_chunks and not p.last_chunks
             and p.start_middle - (p.first_chunks + geo.zhdr_chunks) >= BIG_CHUNK_GAP):
         dst = p.first_chunks + geo.zhdr_chunks
-        _mchunk_memmove(p, frames, dst)
+        _mchunk_memmove(p, frames, dst, geo)
         p.start_middle = dst
         return MIDDLE_DOWN
     if (p.last_chunks and not p.first_chunks
-            and TOTAL_CHUNKS - (p.last_chunks + p.start_middle + p.middle_chunks)
+            and geo.total_chunks - (p.last_chunks + p.start_middle + p.middle_chunks)
             >= BIG_CHUNK_GAP):
-        dst = TOTAL_CHUNKS - p.last_chunks - p.middle_chunks
-        _mchunk_memmove(p, frames, dst)
+        dst = geo.total_chunks - p.last_chunks - p.middle_chunks
+        _mchunk_memmove(p, frames, dst, geo)
         p.start_middle = dst
         return MIDDLE_UP
     return COMPACT_NONE

@@ -33,9 +33,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from zbench import PAGE_SHIFT, PAGE_SIZE, AllocationError, MigrateResult, RadixTree
+from zbench import AllocationError, MigrateResult, RadixTree
 
-from .page import OFFSET_MASK, ZbudHeader
+from .page import ZbudHeader
 
 if TYPE_CHECKING:
     from .pool import ZbudPool
@@ -49,7 +49,7 @@ def relocate(pool: ZbudPool, pfn: int, newpfn: int) -> dict[int, int]:
     old -> new direct handles.  The page must be off every list."""
     zhdr = pool.pages.pop(pfn)
     old = zhdr.live_handles()
-    pool.frames.copy(pfn, 0, newpfn, 0, PAGE_SIZE)  # copy_page: header and buddies
+    pool.frames.copy(pfn, 0, newpfn, 0, zhdr.geo.page_size)  # copy_page: header and buddies
     zhdr.pfn = newpfn
     pool.pages[newpfn] = zhdr
     return dict(zip(old, zhdr.live_handles(), strict=True))
@@ -158,7 +158,7 @@ class Kozlowski2013:
             self.tree.replace(key, new)
         self._refile(zhdr)
         self.pages_migrated += 1
-        return MigrateResult(True, objects=len(moved), bytes_copied=PAGE_SIZE,
+        return MigrateResult(True, objects=len(moved), bytes_copied=zhdr.geo.page_size,
                              handle_updates=len(moved), reverse_lookups=len(moved))
 
 
@@ -169,9 +169,9 @@ def page_objects(pool: ZbudPool, pfn: int) -> list[int]:
     return direct if k is None else [k.user_handle(d) for d in direct]
 
 
-def direct_pfn(direct: int) -> int:
-    return direct >> PAGE_SHIFT
+def direct_pfn(direct: int, pool: ZbudPool) -> int:
+    return direct >> pool.geo.page_shift
 
 
-def direct_offset(direct: int) -> int:
-    return direct & OFFSET_MASK
+def direct_offset(direct: int, pool: ZbudPool) -> int:
+    return direct & pool.geo.offset_mask

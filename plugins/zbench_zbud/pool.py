@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zbench import (
-    PAGE_SHIFT,
-    PAGE_SIZE,
+    PAGE_SIZES,
     AllocationError,
     Allocator,
     Metrics,
@@ -28,8 +27,8 @@ from zbench import (
 from . import reclaim, stats
 from .migrate import SERIES, Kozlowski2013, page_objects, relocate
 from .options import ZbudOptions
-from .page import BUDDIED, OFF_LIST, OFFSET_MASK, ZbudHeader
-from .rules import CHUNK_SHIFT, CHUNK_SIZE, HDR_UNDER_RECLAIM_OFFSET, NCHUNKS, ZbudRules
+from .page import BUDDIED, OFF_LIST, ZbudHeader
+from .rules import HDR_UNDER_RECLAIM_OFFSET, ZbudRules
 
 SIMPLIFICATIONS = (
     "Single-threaded: no pool lock, so zbud_reclaim_page's unlocked evict window holds only "
@@ -45,21 +44,23 @@ class ZbudPool(Allocator):
     """zbud: at most two objects ("buddies") per page, first-fit over free-chunk lists."""
 
     name = "zbud"
-    #: 4 KiB only: NCHUNKS, the buddies' chunk offsets and the handle's page offset are
-    #: those of a 4096-byte page (mm/zbud.c); other page sizes are skipped
-    page_sizes = (PAGE_SIZE,)
+    #: every page size: CHUNK_SHIFT, CHUNK_SIZE, NCHUNKS, the largest size and the
+    #: handles' offsets follow ``frames.page_size`` (rules.ZbudGeometry, mm/zbud.c)
+    page_sizes = PAGE_SIZES
     description = "zbud (mm/zbud.c, 3.11-6.14): two buddies per page, 64-byte chunks"
     Options = ZbudOptions
 
     def __init__(self, options: PluginOptions, frames: PageFrames) -> None:
         super().__init__(options, frames)  # coerces to this class's Options
         opts = self.options
-        self.rules = ZbudRules.for_options(opts)
+        self.rules = ZbudRules.for_options(opts, frames.page_size)
+        #: mm/zbud.c's PAGE_SIZE constants for this case's page size
+        self.geo = self.rules.geometry
         self._max = self.rules.max_size
         self._chunks_off = self.rules.chunks_offset
         # pool->unbuddied[NCHUNKS], indexed by free chunks; pool->buddied; pool->lru
         self.unbuddied: list[OrderedDict[ZbudHeader, None]] = [
-            OrderedDict() for _ in range(NCHUNKS)]
+            OrderedDict() for _ in range(self.geo.nchunks)]
         self.buddied: OrderedDict[ZbudHeader, None] = OrderedDict()
         self.lru: OrderedDict[ZbudHeader, None] = OrderedDict()
         self._nonempty = 0  # bit i set <=> unbuddied[i] is not empty (speeds up the scan)
@@ -136,13 +137,14 @@ class ZbudPool(Allocator):
 
     def locate(self, handle: int) -> tuple[ZbudHeader, bool]:
         """handle -> (page header, True for the first buddy); ValueError unless live."""
-        zhdr = self.pages.get(handle >> PAGE_SHIFT) if handle > 0 else None
+        geo = self.geo
+        zhdr = self.pages.get(handle >> geo.page_shift) if handle > 0 else None
         if zhdr is not None:
-            off = handle & OFFSET_MASK
-            if off == CHUNK_SIZE:
+            off = handle & geo.offset_mask
+            if off == geo.zhdr_size_aligned:
                 if zhdr.first_chunks:
                     return zhdr, True
-            elif zhdr.last_chunks and off == zhdr.last_handle() & OFFSET_MASK:
+            elif zhdr.last_chunks and off == zhdr.last_handle() & geo.offset_mask:
                 return zhdr, False
         raise ValueError(f"not a live zbud handle: {handle!r}")
 
@@ -164,7 +166,7 @@ class ZbudPool(Allocator):
             raise AllocationError(f"zbud: size {size} < 1", code="EINVAL")
         if size > self._max:
             raise AllocationError(f"zbud: size {size} > {self._max}", code="ENOSPC")
-        chunks = (size + CHUNK_SIZE - 1) >> CHUNK_SHIFT
+        chunks = (size + self.geo.chunk_size - 1) >> self.geo.chunk_shift
         # first fit: the first non-empty unbuddied[i], i = chunks .. NCHUNKS-1
         m = self._nonempty >> chunks
         if m:
@@ -174,7 +176,7 @@ class ZbudPool(Allocator):
             first = zhdr.first_chunks == 0
         else:
             pfn = self.frames.alloc(owner="zbud", mobility=self._gfp)
-            zhdr = ZbudHeader(pfn)
+            zhdr = ZbudHeader(pfn, self.geo)
             self.pages[pfn] = zhdr
             self.pages_nr += 1
             first = True
@@ -220,7 +222,7 @@ class ZbudPool(Allocator):
         size = zhdr.first_size if first else zhdr.last_size
         if len(data) != size:
             raise ValueError(f"zbud: write of {len(data)} bytes to a {size}-byte object")
-        off = handle & OFFSET_MASK
+        off = handle & self.geo.offset_mask
         self.frames.write(zhdr.pfn, off, data)
         self.bytes_written += size
 
@@ -228,7 +230,7 @@ class ZbudPool(Allocator):
         if self.kozlowski is not None:
             handle = self.kozlowski.direct(handle)
         zhdr, first = self.locate(handle)
-        off = handle & OFFSET_MASK
+        off = handle & self.geo.offset_mask
         size = zhdr.first_size if first else zhdr.last_size
         self.bytes_read += size
         return self.frames.read(zhdr.pfn, off, size)
@@ -238,7 +240,7 @@ class ZbudPool(Allocator):
         if self.kozlowski is not None:
             handle = self.kozlowski.direct(handle)
         zhdr, _ = self.locate(handle)
-        return zhdr.pfn, handle & OFFSET_MASK
+        return zhdr.pfn, handle & self.geo.offset_mask
 
     # -- page migration (migrate.py) ---------------------------------------------
     @property
@@ -292,7 +294,8 @@ class ZbudPool(Allocator):
         self.file_page(zhdr)
         if in_lru:
             self.lru[zhdr] = None
-        return MigrateResult(True, objects=len(moved), bytes_copied=PAGE_SIZE, remapped=moved)
+        return MigrateResult(True, objects=len(moved), bytes_copied=self.geo.page_size,
+                             remapped=moved)
 
     # -- LRU reclaim (<= 6.4) -------------------------------------------------
     def evictable(self) -> bool:
@@ -309,7 +312,7 @@ class ZbudPool(Allocator):
         return self.pages_nr
 
     def slot_bytes(self) -> int:
-        return self.live_chunks * CHUNK_SIZE
+        return self.live_chunks * self.geo.chunk_size
 
     def stats(self) -> Metrics:
         return stats.pool_stats(self)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zbench import PAGE_SIZE, Metrics
+from zbench import Metrics
 
-from .rules import CHUNK_SIZE, NCHUNKS, ZHDR_SIZE_ALIGNED, ZbudRules, size_to_chunks
+from .rules import ZbudRules
 
 if TYPE_CHECKING:
     from .pool import ZbudPool
@@ -34,14 +34,15 @@ def pool_stats(pool: ZbudPool) -> Metrics:
 
 
 def describe_summary(rules: ZbudRules) -> dict[str, Any]:
+    g = rules.geometry
     return {
         "kernel": str(rules.kernel),
-        "page_size": PAGE_SIZE,
-        "chunk_size": CHUNK_SIZE,
-        "header_bytes": ZHDR_SIZE_ALIGNED,
-        "nchunks": NCHUNKS,
+        "page_size": g.page_size,
+        "chunk_size": g.chunk_size,
+        "header_bytes": g.zhdr_size_aligned,
+        "nchunks": g.nchunks,
         "max_size": rules.max_size,
-        "max_chunks": size_to_chunks(rules.max_size),
+        "max_chunks": g.size_to_chunks(rules.max_size),
         "buddies_per_page": 2,
         "lru": "yes (zbud_reclaim_page)" if rules.lru else "no (removed in 6.5)",
         "handles": "direct (object address); pages unmovable",
@@ -51,14 +52,16 @@ def describe_summary(rules: ZbudRules) -> dict[str, Any]:
 def describe_rows(rules: ZbudRules) -> list[dict[str, Any]]:
     """One row per object size in chunks: the sizes it covers, its slot, and the
     largest object that can share its page."""
+    g = rules.geometry
+    size, nchunks = g.chunk_size, g.nchunks
     rows = []
-    for c in range(1, size_to_chunks(rules.max_size) + 1):
-        buddy = min((NCHUNKS - c) * CHUNK_SIZE, rules.max_size)
+    for c in range(1, g.size_to_chunks(rules.max_size) + 1):
+        buddy = min((nchunks - c) * size, rules.max_size)
         rows.append({
             "chunks": c,
-            "sizes": f"{(c - 1) * CHUNK_SIZE + 1}-{min(c * CHUNK_SIZE, rules.max_size)}",
-            "slot_bytes": c * CHUNK_SIZE,
-            "free_chunks_alone": NCHUNKS - c,
+            "sizes": f"{(c - 1) * size + 1}-{min(c * size, rules.max_size)}",
+            "slot_bytes": c * size,
+            "free_chunks_alone": nchunks - c,
             "max_buddy_size": buddy,
         })
     return rows

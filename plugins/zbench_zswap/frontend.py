@@ -4,6 +4,15 @@ One swap type, one tree keyed by swap offset.  Pages zswap rejects, and
 entries it writes back, go to a simulated swap device, so every page stays
 loadable and ``--verify`` checks them all.  The asynchronous shrink worker
 runs synchronously right after the store that queued it.
+
+PAGE_SIZE is the case's page size (``self.page_size``, the allocator's frames): every
+rule below that the kernel writes with ``PAGE_SIZE`` uses it, as mm/zswap.c's build-time
+constant does at 16 K or 64 K (the same-filled check over ``PAGE_SIZE / 8`` words, the
+``>= PAGE_SIZE`` / ``> PAGE_SIZE`` compressed-length rules, the raw incompressible page,
+loads and writeback of ``PAGE_SIZE`` bytes, ``pool_total_size``), and the pool limit is in
+pages of that size: ``totalram_pages`` is ``ram_mb`` MiB over ``PAGE_SIZE``
+(``zswap_max_pages``: ``totalram_pages() * zswap_max_pool_percent / 100``, 6.6+;
+``zswap_is_full`` before), or ``ram_pages`` as given, counted in the case's pages.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from collections.abc import Sequence
 from pydantic import Field, model_validator
 
 from zbench import (
-    PAGE_SIZE,
+    PAGE_SIZES,
     AllocationError,
     Allocator,
     CaseSkipped,
@@ -38,9 +47,11 @@ IN_TREE = frozenset({"zbud", "z3fold", "zsmalloc"})
 class ZswapOptions(PluginOptions):
     kernel: KernelVersion = Field(KernelVersion("6.14"),
                                   description="kernel whose zswap rules apply")
-    ram_mb: int = Field(128, ge=1, description="simulated RAM (totalram_pages) in MiB")
+    ram_mb: int = Field(128, ge=1, description="simulated RAM in MiB: totalram_pages is "
+                        "ram_mb MiB / PAGE_SIZE (the case's page size)")
     ram_pages: int | None = Field(None, ge=1, description="totalram_pages exactly (wins "
-                                  "over ram_mb): a real machine's MemTotal / 4 KiB")
+                                  "over ram_mb), in pages of the case's page size: a real "
+                                  "machine's MemTotal / its PAGE_SIZE")
     max_pool_percent: int = Field(20, ge=0, le=100)
     accept_threshold_percent: int = Field(90, ge=0, le=100, description="hysteresis (5.6+)")
     exclusive_loads: bool | None = Field(None, description="default: on from 6.9, off before")
@@ -62,6 +73,13 @@ class ZswapOptions(PluginOptions):
         return self
 
 
+def totalram_pages(options: ZswapOptions, page_size: int) -> int:
+    """``totalram_pages()`` of the simulated machine: ``ram_pages`` as given (pages of
+    the case's size), else ``ram_mb`` MiB in pages of ``page_size`` bytes (256 a MiB
+    at 4 K, 64 at 16 K, 16 at 64 K)."""
+    return options.ram_pages or (options.ram_mb << 20) // page_size
+
+
 class _Entry:
     __slots__ = ("handle", "length", "hlen", "value", "raw")
 
@@ -76,9 +94,8 @@ COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
 
 class Zswap(FrontEnd):
     name = "zswap"
-    #: 4 KiB only: the PAGE_SIZE destination limit, the raw incompressible page and the
-    #: same-filled words are written for 4096-byte pages; other page sizes are skipped
-    page_sizes = (PAGE_SIZE,)
+    #: every page size: each PAGE_SIZE rule uses ``self.page_size`` (module docstring)
+    page_sizes = PAGE_SIZES
     description = "zswap swap-cache rules per kernel version over zbud, z3fold or zsmalloc"
     Options = ZswapOptions
 
@@ -96,7 +113,9 @@ class Zswap(FrontEnd):
         evictable = allocator.evictable()
         self.hlen = HEADER if r.header == "always" or (r.header == "evictable" and evictable) \
             else 0
-        ram = options.ram_pages or options.ram_mb * 256
+        #: PAGE_SIZE of the case (the allocator's frames)
+        self.psize = self.page_size
+        ram = totalram_pages(options, self.psize)
         self.max_pages = ram * options.max_pool_percent // 100  # zswap_max_pages()
         if r.accept_formula == "ram":  # 6.1 zswap_can_accept
             self.accept_pages = (ram * options.accept_threshold_percent // 100
@@ -192,14 +211,15 @@ class Zswap(FrontEnd):
             return True
         comp = page.compressed
         raw = False
-        if len(comp) >= PAGE_SIZE and self.rules.store_incompressible:
+        psize = self.psize
+        if len(comp) >= psize and self.rules.store_incompressible:
             if not self.writeback:
                 # zswap_compress (6.18): the memcg cannot write back, so storing the page
                 # as-is only adds metadata: -EINVAL, or the compressor's -ENOSPC
-                self._count_compress_fail(len(comp) > PAGE_SIZE)
+                self._count_compress_fail(len(comp) > psize)
                 return False
             comp, raw = data, True
-        elif len(comp) > PAGE_SIZE and self.rules.dst_limit_page:
+        elif len(comp) > psize and self.rules.dst_limit_page:
             # the output does not fit the PAGE_SIZE destination: lz4, zstd, lzo and
             # deflate return -EINVAL (crypto/lz4.c __lz4_compress_crypto and the
             # like), counted as reject_compress_fail; only 842 returns -ENOSPC
@@ -391,9 +411,9 @@ class Zswap(FrontEnd):
     # -- load / invalidate ------------------------------------------------
     def _decompress(self, e: _Entry) -> bytes:
         if e.value is not None:
-            return e.value.to_bytes(8, "little") * (PAGE_SIZE // 8)
+            return e.value.to_bytes(8, "little") * (self.psize // 8)
         obj = self.allocator.read(e.handle)[e.hlen:]
-        return obj if e.raw else self.compressor.decompress(obj, PAGE_SIZE)
+        return obj if e.raw else self.compressor.decompress(obj, self.psize)
 
     def peek(self, offset: int) -> bytes | None:
         e = self.tree.get(offset)
@@ -405,7 +425,7 @@ class Zswap(FrontEnd):
         if offset in self.ram:
             return self.ram[offset]
         if offset in self.zeromap:
-            return bytes(PAGE_SIZE)
+            return bytes(self.psize)
         return self.swap_device.get(offset)
 
     def load(self, offset: int) -> bytes | None:
@@ -493,7 +513,7 @@ class Zswap(FrontEnd):
             "huge_pages": self.c["stored_incompressible_pages"],
             "compressed_bytes": self.compressed_bytes,
             "object_bytes": self.object_bytes,
-            "pool_total_size": self._pool_pages() * PAGE_SIZE,
+            "pool_total_size": self._pool_pages() * self.psize,
             "mem_used_max_pages": self.pool_max,
             "swap_device_pages": len(self.swap_device),
             "zeromap_pages": len(self.zeromap),
