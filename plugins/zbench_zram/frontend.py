@@ -230,44 +230,47 @@ class Zram(FrontEnd):
         if word is not None and (word == 0 or self._same_any):
             return _Slot(0, 0, word, False), None
         comp = page.compressed
-        huge = len(comp) >= self._huge_min
+        size = len(comp)
+        huge = size >= self._huge_min
         if huge:
             comp = data
-        handle = self.allocator.malloc(len(comp))
-        return _Slot(handle, len(comp), None, huge), comp
+            size = len(data)
+        return _Slot(self.allocator.malloc(size), size, None, huge), comp
 
     def _install(self, offset: int, slot: _Slot) -> None:
-        """The slot takes ``offset``: the counters ``zram_write_page`` updates."""
+        """The slot takes ``offset``: the counters ``zram_write_page`` updates (its
+        ``update_used_max`` ran after the ``zs_malloc``, :meth:`_write_page`)."""
         self._table[offset] = slot
         self.pages_stored += 1
         if slot.same is not None:
             self.same_pages += 1
             return
-        self.compr_data_size += slot.size
-        self.object_bytes += slot.size
+        size = slot.size
+        self.compr_data_size += size
+        self.object_bytes += size
         if slot.huge:
             self.huge_pages += 1
             self.huge_pages_since += 1
-        self._update_used_max()
-
-    def _update_used_max(self) -> None:
-        used = self.allocator.pool_pages()
-        if used > self.mem_used_max:
-            self.mem_used_max = used
 
     def _write_page(self, offset: int, page: Page) -> None:
-        """``zram_write_page``: ``zs_malloc`` the new object,
-        ``update_used_max``, refuse it over the limit (``zs_free``, -ENOMEM: the old slot
-        stays, ``failed_writes``), else write it, then ``zram_free_page`` the old slot."""
+        """``zram_write_page``: ``zs_malloc`` the new object, ``update_used_max`` with
+        ``zs_get_total_pages`` (once a write, as zram_drv.c does), refuse it over the
+        limit (``zs_free``, -ENOMEM: the old slot stays, ``failed_writes``), else write
+        it, then ``zram_free_page`` the old slot.  The pool's page count is read once
+        for both the high-water mark and the limit check: nothing between them
+        allocates."""
         slot, payload = self._new_slot(page)
         if payload is not None:
-            self._update_used_max()
-            if self.limit_pages and self.allocator.pool_pages() > self.limit_pages:
-                self.allocator.free(slot.handle)
+            allocator = self.allocator
+            used = allocator.pool_pages()
+            if used > self.mem_used_max:  # update_used_max
+                self.mem_used_max = used
+            if self.limit_pages and used > self.limit_pages:
+                allocator.free(slot.handle)
                 self.failed_writes += 1
                 self._kept[offset] = page.data
                 return
-            self.allocator.write(slot.handle, payload)
+            allocator.write(slot.handle, payload)
         if offset in self._table:
             self._free_slot(offset)
         self._install(offset, slot)

@@ -24,12 +24,12 @@ from zbench import (
 )
 
 from . import compaction, stats
-from .fullness import INSERT_POLICIES, make_fullness, remove_zspage
-from .handle import HANDLE_SHIFT, HandleTable, location_to_obj, obj_to_location
+from .fullness import INSERT_POLICIES, ListHead, make_fullness, remove_zspage
+from .handle import HANDLE_SHIFT, OBJ_INDEX_MASK, HandleTable, obj_to_location
 from .migrate import ZsMovable
 from .options import DEFAULT_PAGE_SIZE, ZsOptions
 from .rules import ProposedChainRule, ZsRules
-from .size_class import ZS_HANDLE_SIZE, SizeClass, build_class_table
+from .size_class import OBJ_INDEX_BITS, ZS_HANDLE_SIZE, SizeClass, build_class_table
 from .zspage import (
     ZsPage,
     alloc_zspage,
@@ -68,6 +68,17 @@ def _crosses(cls: SizeClass, obj_idx: int, n: int) -> bool:
     return not cls.huge and (obj_idx * cls.size) % cls.page_size + n > cls.page_size
 
 
+def _first_zspage(lists: list[ListHead], order: tuple[int, ...]) -> ZsPage | None:
+    """``find_get_zspage``: the first entry of the first non-empty list among the
+    fullness groups in ``order`` (the scheme's ``alloc_order``)."""
+    for fg in order:
+        head = lists[fg]
+        node = head.next
+        if node is not head:
+            return node  # type: ignore[return-value]
+    return None
+
+
 class ZsPool(Allocator):
     """zsmalloc: size classes of multi-page zspages, indirect handles, compaction."""
 
@@ -96,6 +107,7 @@ class ZsPool(Allocator):
         self._class_of: list[SizeClass] = [self.table.class_for(max(s, 1))
                                            for s in range(self.max_alloc_size + 1)]
         self._group = self.fullness.group
+        self._alloc_order = self.fullness.alloc_order
         self._insert_fn = INSERT_POLICIES[self.rules.insert]
         self._mobility = Mobility.MOVABLE if self.rules.movable else Mobility.UNMOVABLE
         self.handles = HandleTable()
@@ -146,13 +158,8 @@ class ZsPool(Allocator):
         return None
 
     def find_get_zspage(self, cls: SizeClass) -> ZsPage | None:
-        lists = cls.fullness_list
-        for fg in self.fullness.alloc_order:
-            head = lists[fg]
-            node = head.next
-            if node is not head:
-                return node  # type: ignore[return-value]
-        return None
+        """``find_get_zspage``: the head of the first non-empty list in scan order."""
+        return _first_zspage(cls.fullness_list, self._alloc_order)
 
     # -- zspage life cycle ---------------------------------------------------
     def alloc_zspage(self, cls: SizeClass) -> ZsPage:
@@ -182,6 +189,12 @@ class ZsPool(Allocator):
 
     # -- the object API --------------------------------------------------
     def malloc(self, size: int) -> int:
+        """``zs_malloc``: ``cache_alloc_handle``, ``find_get_zspage`` (else
+        ``alloc_zspage``), ``obj_malloc``, ``fix_fullness_group`` (or ``insert_zspage``
+        for the new zspage), ``record_obj``, ``class_stat_inc(OBJ_USED)`` (every version,
+        in this order).  The hot path of every store: the group function, the list scan
+        and the handle slot are taken once into locals here rather than through the
+        helper methods, which the other callers (compaction, migration) keep using."""
         if size < 1 or size > self.max_alloc_size:
             # zs_malloc: ERR_PTR(-EINVAL) (0 before 5.x); zpool passes an error that
             # is not -ENOSPC, so zswap counts reject_alloc_fail
@@ -189,16 +202,22 @@ class ZsPool(Allocator):
                 f"zsmalloc: size {size} out of range 1..{self.max_alloc_size}", code="EINVAL"
             )
         cls = self._class_of[size]
-        handle = self.handles.alloc(size)
-        zspage = self.find_get_zspage(cls)
+        handles = self.handles
+        handle = handles.alloc(size)
+        zspage = _first_zspage(cls.fullness_list, self._alloc_order)
         if zspage is not None:
             pfn, obj_idx = obj_malloc(self.frames, zspage, handle)
-            self.fix_fullness_group(cls, zspage)
+            newfg = self._group(zspage.inuse, cls.objs_per_zspage)
+            if newfg != zspage.fullness:  # fix_fullness_group
+                remove_zspage(cls, zspage)
+                self._insert_fn(cls, zspage, newfg)
         else:
             zspage = self.alloc_zspage(cls)
             pfn, obj_idx = obj_malloc(self.frames, zspage, handle)
             self._insert_fn(cls, zspage, self._group(zspage.inuse, cls.objs_per_zspage))
-        self.handles.record_obj(handle, location_to_obj(pfn, obj_idx))
+        # record_obj(handle, location_to_obj(pfn, obj_idx))
+        handles.objs[handle >> HANDLE_SHIFT] = (pfn << OBJ_INDEX_BITS) | (
+            obj_idx & OBJ_INDEX_MASK)
         cls.obj_used += 1
         return handle
 
@@ -214,8 +233,15 @@ class ZsPool(Allocator):
         self.handles.free(handle)
 
     def write(self, handle: int, data: bytes) -> None:
-        zspage, pfn, obj_idx = self.locate(handle)
-        size = self.handles.sizes[handle >> HANDLE_SHIFT]
+        """``zs_obj_write`` (``zs_map_object`` + memcpy before 6.15): the handle's slot
+        gives the location (``handle_to_obj``, ``obj_to_location``), then
+        :func:`obj_write` copies the bytes after the header."""
+        handles = self.handles
+        slot = handles.slot(handle)
+        obj = handles.objs[slot]
+        pfn, obj_idx = obj >> OBJ_INDEX_BITS, obj & OBJ_INDEX_MASK
+        zspage = self.zspage_of[pfn]
+        size = handles.sizes[slot]
         if len(data) != size:
             raise ValueError(f"zsmalloc: write of {len(data)} bytes to a {size}-byte object")
         obj_write(self.frames, zspage, pfn, obj_idx, data)

@@ -62,6 +62,10 @@ def page_size_error(page_size: object) -> str | None:
 
 @dataclass
 class FrameInfo:
+    """Who allocated a frame, and with which mobility (the ``struct page`` flags a
+    model's rules look at).  One object is shared by all frames of one owner and
+    mobility (:meth:`PageFrames.alloc`), so it is read, never changed."""
+
     owner: str
     mobility: Mobility
 
@@ -81,6 +85,10 @@ class PageFrames:
         self.page_size = page_size
         self._data: dict[int, bytearray] = {}
         self._info: dict[int, FrameInfo] = {}
+        # the FrameInfo of each (owner, mobility): a pool of 400 k frames holds a
+        # handful of distinct ones, not 400 k objects of 96 bytes
+        self._infos: dict[str, dict[Mobility, FrameInfo]] = {}
+        self._last_info = self._frame_info("", Mobility.MOVABLE)  # what alloc asks next
         self.allocs = 0
         self.frees = 0
         self.peak = 0
@@ -178,12 +186,27 @@ class PageFrames:
         b = self._block_for(mobility)
         pfn = heapq.heappop(self._block_free[b])
         self._block_used[b] += 1
-        self._data[pfn] = self._new_frame()
-        self._info[pfn] = FrameInfo(owner, mobility)
+        data = self._data
+        data[pfn] = self._new_frame()
+        info = self._last_info  # a pool allocates with one owner and mobility throughout
+        if info.mobility is not mobility or info.owner != owner:
+            info = self._frame_info(owner, mobility)
+        self._info[pfn] = info
         self.allocs += 1
-        if len(self._data) > self.peak:
-            self.peak = len(self._data)
+        if len(data) > self.peak:
+            self.peak = len(data)
         return pfn
+
+    def _frame_info(self, owner: str, mobility: Mobility) -> FrameInfo:
+        """The shared FrameInfo of ``owner`` and ``mobility``."""
+        by_mobility = self._infos.get(owner)
+        if by_mobility is None:
+            by_mobility = self._infos[owner] = {}
+        info = by_mobility.get(mobility)
+        if info is None:
+            info = by_mobility[mobility] = FrameInfo(owner, mobility)
+        self._last_info = info
+        return info
 
     def free(self, pfn: int) -> None:
         """Return a frame (``__free_page``); freeing a frame twice is a model bug."""

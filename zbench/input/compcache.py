@@ -169,6 +169,7 @@ class CompressedPages:
     def __init__(self, corpus: Corpus, compressor: Compressor,
                  blobs: Callable[[], list[bytes]]) -> None:
         self.corpus = corpus
+        self._order = corpus.order  # corpus page -> dump page (>= 0) or injected (< 0)
         self.compressor = compressor
         self._make_blobs = blobs
         self._blobs: list[bytes] | None = None
@@ -184,18 +185,21 @@ class CompressedPages:
 
     def size(self, i: int) -> int:
         """``len(get(i))``: the sizes-only path needs no blob, only the dump's lengths,
-        taken once (4 bytes a dump page)."""
-        src = self.corpus.source(i)
+        taken once (4 bytes a dump page).  Called on every sizes-only store, so it reads
+        the corpus order itself rather than through ``Corpus.source``."""
+        src = self._order[i]
         if src < 0:
             return len(self.get(i))
-        if self._sizes is None:
-            self._sizes = array("I", map(len, self._dump_blobs()))
-        return self._sizes[src]
+        sizes = self._sizes
+        if sizes is None:
+            sizes = self._sizes = array("I", map(len, self._dump_blobs()))
+        return sizes[src]
 
     def get(self, i: int) -> bytes:
-        src = self.corpus.source(i)
+        src = self._order[i]
         if src >= 0:
-            return self._dump_blobs()[src]
+            blobs = self._blobs
+            return (blobs if blobs is not None else self._dump_blobs())[src]
         word = self.corpus.fill_word(i)
         assert word is not None
         blob = self._fills.get(word)

@@ -13,6 +13,8 @@ case seed, so they are spread through the workload rather than bunched at the en
 from __future__ import annotations
 
 import random
+from array import array
+from collections.abc import Callable
 from typing import Protocol
 
 from zbench.api.frames import PAGE_SIZE
@@ -21,6 +23,9 @@ from zbench.api.frames import PAGE_SIZE
 # pre-allocated arrays (1.9 % of a captured node process's pages),
 # all-ones, a 0x01 byte pattern and a pointer-like value.
 _FILL_WORDS = (0x5BC29D404E9, 0xFFFFFFFFFFFFFFFF, 0x0101010101010101, 0x00007F0000001000)
+#: a dump up to this size has its pages sliced once, when the corpus is built (the shipped
+#: dump is 16 MiB): :meth:`Corpus.data` runs on every store
+_SLICED_DUMP_BYTES = 64 << 20
 
 
 class DumpLike(Protocol):
@@ -60,36 +65,55 @@ class Corpus:
         self._words: list[int] = [0] * n_zero + [
             _FILL_WORDS[rng.randrange(len(_FILL_WORDS))] for _ in range(n_same)
         ]
+        # 4 bytes a page (a list would hold a pointer and an int object each: 36 bytes);
+        # built and shuffled in place, so no second copy of a million-page order exists
+        order = array("i")
         if scale_pages is None:
-            base = list(range(n))
+            order.extend(range(n))
         else:  # a large corpus from a small dump: every page once, then seeded samples
             srng = random.Random(f"scale:{seed}")
-            base = list(range(min(n, dump.n_pages)))
-            base += [srng.randrange(dump.n_pages) for _ in range(n - len(base))]
-            srng.shuffle(base)
-        order = base + [-(k + 1) for k in range(len(self._words))]
+            order.extend(range(min(n, dump.n_pages)))
+            # Random.randrange(k) checks k and, for k > 0, returns Random._randbelow(k):
+            # the same samples in half the time (randrange itself, which refuses an empty
+            # dump, where k is 0 or _randbelow is missing)
+            k = dump.n_pages
+            below: Callable[[int], int] = (getattr(srng, "_randbelow", srng.randrange)
+                                           if k > 0 else srng.randrange)
+            order.extend(below(k) for _ in range(n - len(order)))
+            srng.shuffle(order)
+        order.extend(range(-1, -len(self._words) - 1, -1))
         if self._words:
             rng.shuffle(order)
-        self._order = order
+        #: corpus page -> source: a dump page (>= 0) or ~(injected fill word index)
+        self.order = order
+        self._page = self._pages_of(dump)
         self.zero_pages = n_zero
         self.same_pages = n_same
 
+    def _pages_of(self, dump: DumpLike) -> Callable[[int], bytes]:
+        """How :meth:`data` reads a dump page, once a store: a small dump's pages are
+        sliced once, up front (a list index then, no call into the dump and no copy of
+        the page), a large dump's on each read (no second copy of it in memory)."""
+        if dump.n_pages * self.page_size > _SLICED_DUMP_BYTES:
+            return dump.page
+        return [dump.page(i) for i in range(dump.n_pages)].__getitem__
+
     @property
     def n_pages(self) -> int:
-        return len(self._order)
+        return len(self.order)
 
     def source(self, i: int) -> int:
         """The dump page index behind corpus page ``i``, or -1 for an injected page."""
-        src = self._order[i]
+        src = self.order[i]
         return src if src >= 0 else -1
 
     def data(self, i: int) -> bytes:
-        src = self._order[i]
+        src = self.order[i]
         if src >= 0:
-            return self.dump.page(src)
+            return self._page(src)
         return self._words[-src - 1].to_bytes(8, "little") * (self.page_size // 8)
 
     def fill_word(self, i: int) -> int | None:
         """The fill word of an injected page, ``None`` for a dump page."""
-        src = self._order[i]
+        src = self.order[i]
         return None if src >= 0 else self._words[-src - 1]
