@@ -22,6 +22,7 @@ from zbench import PAGE_SIZE, Dump, UserError, get_plugin_class, load_dump, run_
 
 from . import zramguest as zg
 from .build import BuiltKernel
+from .zswapguest import model_trace
 
 #: the guest's figure (phase record key, divisor) for each model metric compared
 FIGURES: dict[str, tuple[str, int]] = {
@@ -143,26 +144,6 @@ def _kernel_compressor(kernel: BuiltKernel, dump: Dump, a: zg.Algorithm) -> dict
                                           "release": zg.release(kernel)}}
 
 
-def _trace(path: Path, ops: list[Any]) -> None:
-    """The operations as a ``replay`` trace, every store by its page (the ``kernel``
-    compressor gives each page the guest's size)."""
-    import json
-
-    from zbench import OpKind
-
-    with open(path, "w") as f:
-        for op in ops:
-            if op.kind is OpKind.STORE:
-                rec: dict[str, Any] = {"op": "store", "offset": op.offset, "page": op.page}
-            elif op.kind is OpKind.PHASE:
-                rec = {"op": "phase", "label": op.label}
-            elif op.kind is OpKind.COMPACT:
-                rec = {"op": "compact"}
-            else:
-                rec = {"op": op.kind.value, "offset": op.offset}
-            f.write(json.dumps(rec) + "\n")
-
-
 def model_run(kernel: BuiltKernel, dump_path: Path, dump: Dump, sc: Scenario,
               ops: list[Any], seed: int) -> dict[str, dict[str, Any]]:
     """The zram model on the scenario: each phase's figures by label ("end": final)."""
@@ -173,7 +154,7 @@ def model_run(kernel: BuiltKernel, dump_path: Path, dump: Dump, sc: Scenario,
             for prio, a in enumerate(sc.device.secondary, start=1)]
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "trace.jsonl"
-        _trace(trace, ops)
+        model_trace(trace, dump, ops, None, compact=True)
         res = run_suite({
             "name": "zram-guest", "seed": seed, "verify": True, "dumps": [str(dump_path)],
             "compressors": [_kernel_compressor(kernel, dump, sc.device.primary)],

@@ -141,18 +141,22 @@ def kernel_sizes(kernel: BuiltKernel, dump: Dump, compressor: str) -> list[int]:
     return sizes
 
 
-def model_trace(path: Path, dump: Dump, ops: list[Op], sizes: list[int], *,
-                any_same_filled: bool = False) -> None:
+def model_trace(path: Path, dump: Dump, ops: list[Op], sizes: list[int] | None, *,
+                any_same_filled: bool = False, compact: bool = False) -> None:
     """The operations as a ``replay`` trace for the model: stores by the kernel's size
     (zero pages by page: zswap never compresses them; with ``any_same_filled``, every
     page of one repeated word by page: 4.16-6.9 zswap keeps those uncompressed too,
-    zswap_is_page_same_filled, so the model has to see the page to recognise it)."""
+    zswap_is_page_same_filled, so the model has to see the page to recognise it); with
+    ``sizes`` None every store by its page (a compressor that knows the kernel's size of
+    each page, the zram guest's).  Compactions only with ``compact`` (the zswap guest
+    has none)."""
     zero = bytes(PAGE_SIZE)
     with open(path, "w") as f:
         for op in ops:
             if op.kind is OpKind.STORE:
                 data = dump.page(op.page)
-                if data == zero or (any_same_filled and same_filled_word(data) is not None):
+                if sizes is None or data == zero or (
+                        any_same_filled and same_filled_word(data) is not None):
                     rec: dict[str, Any] = {"op": "store", "offset": op.offset, "page": op.page}
                 else:
                     rec = {"op": "store", "offset": op.offset, "size": sizes[op.page]}
@@ -160,6 +164,8 @@ def model_trace(path: Path, dump: Dump, ops: list[Op], sizes: list[int], *,
                 rec = {"op": "phase", "label": op.label}
             elif op.kind in (OpKind.LOAD, OpKind.INVALIDATE):
                 rec = {"op": op.kind.value, "offset": op.offset}
+            elif op.kind is OpKind.COMPACT and compact:
+                rec = {"op": "compact"}
             else:
                 continue
             f.write(json.dumps(rec) + "\n")

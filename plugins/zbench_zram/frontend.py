@@ -173,8 +173,6 @@ class Zram(FrontEnd):
         self._before: dict[str, int] = {}  # the figures the recompress pass started from
         self._ended = False  # the when: end pass has run
         self._opts = opts
-        #: mem_limit set: its figures are reported
-        self._limited = opts.mem_limit is not None
         self.limit_pages = (limit_pages(opts.mem_limit, self.page_size)
                             if opts.mem_limit is not None else 0)
         self.failed_writes = 0
@@ -451,10 +449,7 @@ class Zram(FrontEnd):
         self._free_slot(offset)  # zram_free_page: huge_pages, compr_data_size, pages_stored
         fresh = _Slot(handle, len(new), None, False)
         fresh.prio = reached
-        self._table[offset] = fresh
-        self.pages_stored += 1
-        self.compr_data_size += len(new)
-        self.object_bytes += len(new)
+        self._install(offset, fresh)
         return 1
 
     def metrics(self) -> Metrics:
@@ -477,7 +472,7 @@ class Zram(FrontEnd):
         ``mem_limit`` with ``mem_limit``; bd_stat (4 K pages) with ``backing_dev``;
         block_state's ``i`` slots with ``mark_idle``."""
         m: Metrics = {}
-        if self._limited:
+        if self._opts.mem_limit is not None:
             m["failed_writes"] = self.failed_writes
             m["mem_limit_pages"] = self.limit_pages
         if self._bdev is not None:

@@ -59,6 +59,8 @@ from zbench import (
     get_plugin_class,
 )
 
+from .writeback import pp_order
+
 #: ZRAM_MAX_COMPS: the primary (priority 0) and up to three secondary algorithms
 ZRAM_MAX_COMPS = 4
 ZRAM_SECONDARY_COMP = 1
@@ -68,7 +70,6 @@ RECOMPRESS_SINCE = KernelVersion("6.2")
 PP_BUCKETS_SINCE = KernelVersion("6.13")
 #: ``algorithm_params`` (level, dictionary per algorithm): before, zcomp set none
 ALGORITHM_PARAMS_SINCE = KernelVersion("6.12")
-PP_BUCKET_SIZE_RANGE = 64
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -228,12 +229,7 @@ class Recompressor:
         kind = self.options.type if self.options is not None else "huge"
         picked = [off for off in sorted(table)
                   if self._candidate(table[off], prio_max, kind)]
-        if self.kernel < PP_BUCKETS_SINCE:
-            return picked
-        # place_pp_slot list_add()s to the head of the bucket, select_pp_slot takes the
-        # first entry of the highest non-empty bucket
-        return sorted(reversed(picked), key=lambda off: -(table[off].size
-                                                         // PP_BUCKET_SIZE_RANGE))
+        return picked if self.kernel < PP_BUCKETS_SINCE else pp_order(table, picked)
 
     @staticmethod
     def _candidate(slot: Any, prio_max: int, kind: str = "huge") -> bool:

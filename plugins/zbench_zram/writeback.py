@@ -204,12 +204,15 @@ def writeback_candidates(kernel: KernelVersion, table: dict[int, Any],
     """The slots ``writeback_store`` (``scan_slots_for_writeback`` from 6.13) picks for
     ``kind``, in the order it writes them."""
     picked = [off for off in sorted(table) if _qualifies(table[off], kind)]
-    if kernel >= WRITEBACK_PP_SINCE:
-        # place_pp_slot list_add()s to its bucket's head; select_pp_slot takes the head
-        # of the highest non-empty bucket
-        picked = sorted(reversed(picked),
-                        key=lambda off: -(table[off].size // PP_BUCKET_SIZE_RANGE))
-    return iter(picked)
+    return iter(pp_order(table, picked) if kernel >= WRITEBACK_PP_SINCE else picked)
+
+
+def pp_order(table: dict[int, Any], picked: list[int]) -> list[int]:
+    """The order ``zram_pp_ctl`` post-processing (6.13+, writeback and recompression)
+    takes the slots ``picked`` (in slot order) in: ``place_pp_slot`` ``list_add()``s each
+    to the head of its bucket of ``PP_BUCKET_SIZE_RANGE`` bytes of object size,
+    ``select_pp_slot`` takes the head of the highest non-empty bucket."""
+    return sorted(reversed(picked), key=lambda off: -(table[off].size // PP_BUCKET_SIZE_RANGE))
 
 
 def _qualifies(slot: Any, kind: str) -> bool:

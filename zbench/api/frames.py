@@ -60,7 +60,7 @@ def page_size_error(page_size: object) -> str | None:
             f"{PAGE_SIZES[0]}..{PAGE_SIZES[-1]}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FrameInfo:
     """Who allocated a frame, and with which mobility (the ``struct page`` flags a
     model's rules look at).  One object is shared by all frames of one owner and
@@ -87,7 +87,7 @@ class PageFrames:
         self._info: dict[int, FrameInfo] = {}
         # the FrameInfo of each (owner, mobility): a pool of 400 k frames holds a
         # handful of distinct ones, not 400 k objects of 96 bytes
-        self._infos: dict[str, dict[Mobility, FrameInfo]] = {}
+        self._infos: dict[tuple[str, Mobility], FrameInfo] = {}
         self._last_info = self._frame_info("", Mobility.MOVABLE)  # what alloc asks next
         self.allocs = 0
         self.frees = 0
@@ -199,12 +199,9 @@ class PageFrames:
 
     def _frame_info(self, owner: str, mobility: Mobility) -> FrameInfo:
         """The shared FrameInfo of ``owner`` and ``mobility``."""
-        by_mobility = self._infos.get(owner)
-        if by_mobility is None:
-            by_mobility = self._infos[owner] = {}
-        info = by_mobility.get(mobility)
+        info = self._infos.get((owner, mobility))
         if info is None:
-            info = by_mobility[mobility] = FrameInfo(owner, mobility)
+            info = self._infos[owner, mobility] = FrameInfo(owner, mobility)
         self._last_info = info
         return info
 

@@ -73,12 +73,7 @@ class Corpus:
         else:  # a large corpus from a small dump: every page once, then seeded samples
             srng = random.Random(f"scale:{seed}")
             order.extend(range(min(n, dump.n_pages)))
-            # Random.randrange(k) checks k and, for k > 0, returns Random._randbelow(k):
-            # the same samples in half the time (randrange itself, which refuses an empty
-            # dump, where k is 0 or _randbelow is missing)
-            k = dump.n_pages
-            below: Callable[[int], int] = (getattr(srng, "_randbelow", srng.randrange)
-                                           if k > 0 else srng.randrange)
+            k, below = dump.n_pages, srng.randrange
             order.extend(below(k) for _ in range(n - len(order)))
             srng.shuffle(order)
         order.extend(range(-1, -len(self._words) - 1, -1))

@@ -222,7 +222,6 @@ class _Driver:
     def __init__(self, case: Case, rig: _Rig) -> None:
         self.case, self.rig = case, rig
         self.verifier = _Verifier(case.id, case.verify, rig)
-        self.verify = case.verify
         self.frontend = rig.frontend
         self.page = rig.page_cls(rig.corpus, rig.comp)  # every corpus store's page
         self.ops = self.compacted = self.stores = 0
@@ -276,25 +275,20 @@ class _Driver:
             page.index = op.page
             page.clean = op.label == "clean"
             self.frontend.store(op.offset, page)
-            if self.verify:
-                self.verifier.expect(op.offset, op.page)  # what a load must return
+            self.verifier.expect(op.offset, op.page)  # what a load must return
         if self.lab is not None:
             self.lab.on_store(op.offset)
         return True
 
     def load(self, op: Op) -> bool:
-        if self.verify:
-            self.verifier.check_load(op.offset, self.verifier.load(op.offset))
-        else:  # nothing to check: a failing load is passed on as it is
-            self.frontend.load(op.offset)
+        self.verifier.check_load(op.offset, self.verifier.load(op.offset))
         if self.lab is not None:
             self.lab.on_load(op.offset)
         return True
 
     def invalidate(self, op: Op) -> bool:
         self.frontend.invalidate(op.offset)
-        if self.verify:
-            self.verifier.forget(op.offset)
+        self.verifier.forget(op.offset)
         return True
 
     def compact(self, op: Op) -> bool:

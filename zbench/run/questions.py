@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from zbench.api.errors import UserError
 from zbench.api.frames import PAGE_SIZE, page_size_error
+from zbench.run.spec import dump_name
 
 #: the plugin dimensions: a case record's part, selected by its label
 PART_DIMENSIONS = ("allocator", "frontend", "compressor", "workload")
@@ -118,9 +119,7 @@ def case_labels(case: Mapping[str, Any]) -> dict[str, str | int]:
     """A results record's label in every dimension (see the module docstring)."""
     dump = case["dump"]
     page_size = int(dump.get("page_size", PAGE_SIZE))
-    name = str(dump["name"])
-    if page_size != PAGE_SIZE:
-        name = name.removesuffix(f"@{page_size // 1024}K")
+    name = str(dump["name"]).removesuffix(dump_name("", page_size))  # the id's @16K
     return {**{d: str(case[d]["label"]) for d in PART_DIMENSIONS},
             "dump": name, "page_size": page_size}
 
