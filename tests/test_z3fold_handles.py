@@ -36,7 +36,7 @@ def test_indirect_handles() -> None:
     b = pool.malloc(640)  # LAST -> slot 3
     c = pool.malloc(100)  # MIDDLE -> slot 2
     assert (a, b, c) == (SLOTS_BASE + 8, SLOTS_BASE + 24, SLOTS_BASE + 16)
-    blk = pool.slots.blocks[0]
+    blk = pool.slots.block(0)
     # slot = header address + index (+ last_chunks << BUDDY_SHIFT for LAST)
     assert blk == [0, DIRECT_MAP + 1, DIRECT_MAP + 2, (DIRECT_MAP + 3) | (10 << 2)]
     d = pool.malloc(4000)  # headless, pfn 1: page address | 1 << PAGE_HEADLESS
@@ -68,7 +68,7 @@ def test_indirect_handle_follows_middle_to_first() -> None:
     pool.free(b)  # c alone: becomes FIRST with first_num 1
     assert pool.read(c) == data and pool.obj_location(c)[2] == "first"
     # c's slot (index 2) still holds header + 2; (2 - first_num 1) & 3 = FIRST
-    assert pool.slots.blocks[0][2] == DIRECT_MAP + 2
+    assert pool.slots.get(0, 2) == DIRECT_MAP + 2
     e = pool.malloc(100)  # LAST: index (3 + 1) & 3 = 0
     assert e == SLOTS_BASE + 0 and pool.obj_location(e)[2] == "last"
 

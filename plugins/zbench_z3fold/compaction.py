@@ -48,7 +48,7 @@ def do_compact_page(pool: Z3foldPool, page: Z3Page) -> None:
 def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     """Move the page's only buddy into another pool page; True if moved (the old page
     is then freed)."""
-    block = pool.slots.blocks[page.slots] if page.slots >= 0 else None
+    block = pool.slots.block(page.slots) if page.slots >= 0 else None  # a copy
     bud = HEADLESS
     for b in (FIRST, MIDDLE, LAST):  # the kernel's order, each checked against its slot
         if page.chunks(b) and block is not None and block[page.idx(b)]:
@@ -73,9 +73,9 @@ def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     target.foreign_handles += 1
     assert block is not None
     new_idx = target.idx(new_bud)
-    block[page.idx(bud)] = slot_value(target.pfn, new_idx,
-                                      target.last_chunks if new_bud == LAST else 0,
-                                      pool.geo.page_shift)
+    pool.slots.set(page.slots, page.idx(bud), slot_value(
+        target.pfn, new_idx, target.last_chunks if new_bud == LAST else 0,
+        pool.geo.page_shift))
     pool.add_to_unbuddied(target)
     page.set_chunks(bud, 0)  # *moved_chunks = 0
     page.sizes[bud] = 0

@@ -20,6 +20,8 @@ Page addresses are modelled as x86-64 direct-map addresses,
 
 from __future__ import annotations
 
+from array import array
+
 from zbench import PAGE_SHIFT
 
 from .layout import BUDDY_SHIFT, SLOTS_ALIGN
@@ -28,6 +30,7 @@ DIRECT_MAP = 0xFFFF_8880_0000_0000  # page_offset_base without KASLR
 SLOTS_BASE = DIRECT_MAP + (1 << 44)  # where the model's z3fold_handle slab lives
 PAGE_HEADLESS_BIT = 1  # 1 << PAGE_HEADLESS
 SLOT_SIZE = 8  # sizeof(unsigned long)
+_ZERO_BLOCK = array("Q", [0, 0, 0, 0])
 
 
 def page_addr(pfn: int, page_shift: int = PAGE_SHIFT) -> int:
@@ -46,29 +49,45 @@ def slot_value(pfn: int, idx: int, last_chunks: int = 0, page_shift: int = PAGE_
 
 
 class SlotTable:
-    """The ``z3fold_handle`` kmem_cache: blocks of four slots, reused last-freed-first."""
+    """The ``z3fold_handle`` kmem_cache: blocks of four slots (``struct
+    z3fold_buddy_slots``'s ``slot[4]``) in one flat array of ``unsigned long``, block
+    ``bid``'s slot ``idx`` at ``4 * bid + idx``; blocks reused last-freed-first."""
 
-    __slots__ = ("blocks", "_free", "live")
+    __slots__ = ("words", "_free", "live")
 
     def __init__(self) -> None:
-        self.blocks: list[list[int]] = []
-        self._free: list[int] = []
+        self.words = array("Q")
+        self._free = array("I")
         self.live = 0
+
+    def __len__(self) -> int:
+        """Blocks ever taken from the cache (live or on its free list)."""
+        return len(self.words) >> 2
 
     def alloc(self) -> int:
         """``alloc_slots``: a zeroed block; returns its id."""
         self.live += 1
         if self._free:
             bid = self._free.pop()
-            self.blocks[bid] = [0, 0, 0, 0]
+            self.words[bid << 2:(bid << 2) + 4] = _ZERO_BLOCK
             return bid
-        self.blocks.append([0, 0, 0, 0])
-        return len(self.blocks) - 1
+        self.words.extend(_ZERO_BLOCK)
+        return len(self.words) // 4 - 1
 
     def release(self, bid: int) -> None:
         """``kmem_cache_free(pool->c_handle, slots)``."""
         self.live -= 1
         self._free.append(bid)
+
+    def get(self, bid: int, idx: int) -> int:
+        return self.words[(bid << 2) + idx]
+
+    def set(self, bid: int, idx: int, value: int) -> None:
+        self.words[(bid << 2) + idx] = value
+
+    def block(self, bid: int) -> list[int]:
+        """Block ``bid``'s four slots (a copy)."""
+        return self.words[bid << 2:(bid << 2) + 4].tolist()
 
     @staticmethod
     def handle(bid: int, idx: int) -> int:
@@ -79,9 +98,9 @@ class SlotTable:
         off = handle - SLOTS_BASE
         bid, rem = divmod(off, SLOTS_ALIGN)
         idx, bad = divmod(rem, SLOT_SIZE)
-        if off < 0 or bad or idx > 3 or bid >= len(self.blocks) or not self.blocks[bid][idx]:
+        if off < 0 or bad or idx > 3 or bid >= len(self) or not self.words[(bid << 2) + idx]:
             raise ValueError(f"not a live z3fold handle: {handle:#x}")
         return bid, idx
 
     def is_empty(self, bid: int) -> bool:
-        return not any(self.blocks[bid])
+        return not any(self.words[bid << 2:(bid << 2) + 4])

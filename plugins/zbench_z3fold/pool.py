@@ -93,15 +93,15 @@ class Z3foldPool(Allocator):
         idx = page.idx(bud)
         if not self._indirect:
             return addr + idx
-        self.slots.blocks[page.slots][idx] = slot_value(
-            page.pfn, idx, page.last_chunks if bud == LAST else 0, self.geo.page_shift)
+        self.slots.set(page.slots, idx, slot_value(
+            page.pfn, idx, page.last_chunks if bud == LAST else 0, self.geo.page_shift))
         return SlotTable.handle(page.slots, idx)
 
     def locate(self, handle: int) -> tuple[Z3Page, int]:
         """handle -> (page, buddy); ValueError when it names no live object."""
         if self._indirect and not handle & PAGE_HEADLESS_BIT:
             bid, idx = self.slots.locate(handle)
-            value = self.slots.blocks[bid][idx]
+            value = self.slots.get(bid, idx)
             page = self.pages.get(addr_pfn(value, self.geo.page_shift))
             idx = value & 3
         else:
@@ -124,11 +124,10 @@ class Z3foldPool(Allocator):
         """``free_handle`` (5.2+): clear the slot, count a foreign handle off the page,
         free the block once all four slots are clear."""
         bid, idx = self.slots.locate(handle)
-        block = self.slots.blocks[bid]
-        block[idx] = 0
+        self.slots.set(bid, idx, 0)
         if bid != page.slots:
             page.foreign_handles -= 1
-        if not any(block):
+        if self.slots.is_empty(bid):
             if page.slots == bid:
                 page.slots = -1
             self.slots.release(bid)

@@ -8,10 +8,14 @@ starts with ``handle | OBJ_ALLOCATED_TAG`` in its first 8 bytes.
 
 Here a handle is ``slot_id * ZS_HANDLE_SIZE`` (8-aligned like a slab object, so
 bit 0 is free for the tag) and the slot table is a Python list; freed slots are
-reused last-freed-first, as a slab per-CPU freelist does.
+reused last-freed-first, as a slab per-CPU freelist does.  The slots' obj values and
+sizes are flat arrays of machine words (8 and 4 bytes a handle, no object per value),
+as the kernel's slab objects are.
 """
 
 from __future__ import annotations
+
+from array import array
 
 from .size_class import OBJ_INDEX_BITS, ZS_HANDLE_SIZE
 
@@ -38,9 +42,9 @@ class HandleTable:
     __slots__ = ("objs", "sizes", "_free", "live")
 
     def __init__(self) -> None:
-        self.objs: list[int] = [0]  # slot 0 unused: handle 0 means "no handle"
-        self.sizes: list[int] = [0]  # 0 = slot free
-        self._free: list[int] = []
+        self.objs = array("Q", [0])  # slot 0 unused: handle 0 means "no handle"
+        self.sizes = array("I", [0])  # 0 = slot free
+        self._free = array("I")
         self.live = 0
 
     def alloc(self, size: int) -> int:

@@ -36,6 +36,7 @@ from zbench import (
     same_filled_word,
 )
 
+from .entry import Entry, Lru
 from .rules import MAX_RECLAIM_RETRIES, MAX_RECLAIM_RETRIES_612, ZBUD_RECLAIM_RETRIES, rules_for
 
 HEADER = 8  # struct zswap_header { swp_entry_t swpentry; }
@@ -80,13 +81,6 @@ def totalram_pages(options: ZswapOptions, page_size: int) -> int:
     return options.ram_pages or (options.ram_mb << 20) // page_size
 
 
-class _Entry:
-    __slots__ = ("handle", "length", "hlen", "value", "raw")
-
-    def __init__(self, handle: int, length: int, hlen: int, value: int | None, raw: bool) -> None:
-        self.handle, self.length, self.hlen, self.value, self.raw = handle, length, hlen, value, raw
-
-
 COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
             "reject_kmemcache_fail", "reject_compress_poor", "reject_compress_fail",
             "written_back_pages", "duplicate_entry", "stored_incompressible_pages")
@@ -122,16 +116,18 @@ class Zswap(FrontEnd):
                                  * options.max_pool_percent // 100)
         else:  # zswap_accept_thr_pages
             self.accept_pages = self.max_pages * options.accept_threshold_percent // 100
-        self.tree: dict[int, _Entry] = {}
-        self.lru: OrderedDict[int, None] = OrderedDict()  # zswap's own LRU: oldest first
-        self.by_handle: dict[int, int] = {}  # handle -> offset, for backend eviction
+        self.tree: dict[int, Entry] = {}
+        self.lru = Lru()  # zswap's own LRU (6.5+): oldest first
+        #: handle -> offset, for the backend's eviction (<= 6.4: zpool's evict callback,
+        #: which reads the offset from the object's zswap_header); 6.5+ has no such path
+        self._rmap = not r.zswap_lru
+        self.by_handle: dict[int, int] = {}
         self.swap_device: dict[int, bytes] = {}  # rejected and written-back pages
         self.ram: dict[int, bytes] = {}  # exclusively loaded pages, dirty in the swap cache
         self.zeromap: set[int] = set()  # >= 6.12: zero pages the swap layer kept
-        self.referenced: set[int] = set()  # >= 6.12: LRU entries with the referenced bit
         #: 6.1: freed slots whose entries zswap still holds (the swap slots cache's batch),
         #: oldest first, each under its own key (the offset itself may be stored again)
-        self.pending: OrderedDict[int, _Entry] = OrderedDict()
+        self.pending: OrderedDict[int, Entry] = OrderedDict()
         self._ghost = 0
         self.swapcache: set[int] = set()  # 6.1: entries whose page a load left in swap cache
         self.reached_full = False
@@ -205,7 +201,7 @@ class Zswap(FrontEnd):
         word = same_filled_word(data)
         mode = self.rules.same_filled
         if word is not None and (mode == "any" or (mode == "zero" and word == 0)):
-            self.tree[offset] = _Entry(0, 0, 0, word, False)
+            self.tree[offset] = Entry(0, 0, 0, word, False)
             self.same_filled_pages += 1
             self._update_total_size()
             return True
@@ -237,16 +233,22 @@ class Zswap(FrontEnd):
             return False
         header = offset.to_bytes(HEADER, "little") if self.hlen else b""
         self.allocator.write(handle, header + comp)
-        self.tree[offset] = _Entry(handle, len(comp), self.hlen, None, raw)
-        self.by_handle[handle] = offset
+        e = self.tree[offset] = Entry(handle, len(comp), self.hlen, None, raw)
+        if self._rmap:
+            self.by_handle[handle] = offset
         if self.rules.zswap_lru:
-            self.lru[offset] = None  # list_add at the head = newest
-            self.referenced.add(offset)  # entry->referenced = true (6.12+)
+            e.offset = offset
+            e.referenced = True  # entry->referenced = true (6.12+)
+            self.lru.add_tail(e)  # the newest
         self.compressed_bytes += len(comp)
         self.object_bytes += size
-        self.c["stored_incompressible_pages"] += raw
-        self._update_total_size()
-        self.pool_max = max(self.pool_max, self._pool_pages())
+        if raw:
+            self.c["stored_incompressible_pages"] += 1
+        # zswap_update_total_size; the high-water mark reads the same figure (nothing
+        # allocates in between, so the refreshed total is what _pool_pages would give)
+        total = self.total_pages = self.allocator.pool_pages()
+        if total > self.pool_max:
+            self.pool_max = total
         return True
 
     def _count_compress_fail(self, overflow: bool) -> None:
@@ -328,15 +330,15 @@ class Zswap(FrontEnd):
             return  # shrink_memcg: -ENOENT for every walk, MAX_RECLAIM_RETRIES, no writeback
         failures = 0
         while self.lru:  # do { ... } while (zswap_total_pages() > thr): one try at least
-            offset = next(iter(self.lru))
-            if offset in self.referenced:  # shrink_memcg_cb: LRU_ROTATE, -EAGAIN
-                self.referenced.discard(offset)
-                self.lru.move_to_end(offset)
+            e = self.lru.oldest()
+            if e.referenced:  # shrink_memcg_cb: LRU_ROTATE, -EAGAIN
+                e.referenced = False
+                self.lru.move_tail(e)
                 failures += 1
                 if failures == MAX_RECLAIM_RETRIES_612:
                     break
             else:
-                self._writeback(offset)
+                self._writeback(e.offset)
             if self._pool_pages() <= self.accept_pages:
                 break
 
@@ -386,8 +388,7 @@ class Zswap(FrontEnd):
         if self.rules.zswap_lru:
             if not self.lru:
                 return False
-            offset = next(iter(self.lru))
-            self._writeback(offset)
+            self._writeback(self.lru.oldest().offset)
             return True
         if not self.allocator.evictable():
             return False  # zpool_shrink: -EINVAL
@@ -409,7 +410,7 @@ class Zswap(FrontEnd):
         self.c["written_back_pages"] += 1
 
     # -- load / invalidate ------------------------------------------------
-    def _decompress(self, e: _Entry) -> bytes:
+    def _decompress(self, e: Entry) -> bytes:
         if e.value is not None:
             return e.value.to_bytes(8, "little") * (self.psize // 8)
         obj = self.allocator.read(e.handle)[e.hlen:]
@@ -435,8 +436,8 @@ class Zswap(FrontEnd):
             if self.exclusive:
                 self._drop(offset)
                 self.ram[offset] = data  # folio_mark_dirty: back in memory
-            elif offset in self.lru:
-                self.lru.move_to_end(offset)  # list_move to the LRU head
+            elif e.prev is not None:  # on the LRU
+                self.lru.move_tail(e)  # list_move: the newest
             elif self.rules.writeback_checks_swapcache:
                 self.swapcache.add(offset)
             return data
@@ -455,16 +456,16 @@ class Zswap(FrontEnd):
             self._ghost -= 1
             self.tree[self._ghost] = e  # still stored: stored_pages counts it
             self.pending[self._ghost] = e
-            if e.value is None:
+            if e.value is None and self._rmap:
                 self.by_handle[e.handle] = self._ghost
-            self.lru.pop(offset, None)
-            self.referenced.discard(offset)
+            self.lru.delete(e)
+            e.referenced = False
         elif batch and (offset in self.swap_device or offset in self.zeromap
                         or offset in self.ram):  # a swapped slot without an entry
             if len(self.pending) >= batch:
                 self._flush_pending()
             self._ghost -= 1
-            self.pending[self._ghost] = _Entry(0, 0, 0, None, False)  # a slot, no entry
+            self.pending[self._ghost] = Entry(0, 0, 0, None, False)  # a slot, no entry
         else:
             self._drop(offset)
         self.ram.pop(offset, None)
@@ -485,13 +486,13 @@ class Zswap(FrontEnd):
                 del self.swap_device[offset]
             self.zeromap.discard(offset)
             return
-        self.lru.pop(offset, None)
-        self.referenced.discard(offset)
+        self.lru.delete(e)
         if e.value is not None:
             self.same_filled_pages -= 1
             self._update_total_size()
             return
-        del self.by_handle[e.handle]
+        if self._rmap:
+            del self.by_handle[e.handle]
         self.allocator.free(e.handle)
         self.compressed_bytes -= e.length
         self.object_bytes -= e.length + e.hlen

@@ -35,6 +35,7 @@ from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump, load_dump
 from zbench.run import casecache
 from zbench.run.case import run_case
+from zbench.run.memory import release_case_memory
 from zbench.run.spec import Case, CaseSpec, rebuild_case
 from zbench.run.watchdog import DEFAULT_TIMEOUT, WorkerPool, failed
 
@@ -104,6 +105,8 @@ def outcome(case: Case, dump: Dump, memo: Memo, contain: bool = True) -> Outcome
         if not contain:
             raise
         return failure(exc)
+    finally:
+        release_case_memory()  # the next case in this process starts on a clean heap
     normalised: Outcome = json.loads(json.dumps(dataclasses.asdict(run)))
     return normalised
 
