@@ -38,6 +38,7 @@ def test_nothing_of_a_finished_case_stays_alive(frontend: str, tmp_path: Path) -
     finally:
         gc.enable()
     assert after == before
+    assert gc.get_freeze_count() == 0  # what was frozen for the cases is given back
 
 
 def test_release_collects_cycles_and_trims(monkeypatch: pytest.MonkeyPatch) -> None:

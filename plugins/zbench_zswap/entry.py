@@ -1,4 +1,6 @@
-"""``struct zswap_entry`` and zswap's own LRU (mm/zswap.c, ``zswap_list_lru`` from 6.5).
+"""``struct zswap_entry`` and zswap's own LRU of entries (mm/zswap.c: 6.5+, "mm: zswap:
+add pool shrinking mechanism"; a memcg-aware ``list_lru`` from 6.8, "zswap: make
+shrinking memcg-aware", walked here as the root's alone).
 
 An entry carries its LRU links itself, as the kernel's ``entry->lru`` ``list_head``
 does: the LRU costs two fields an entry, not a node in a second map.
@@ -26,9 +28,10 @@ class Entry:
 
 
 class Lru:
-    """zswap's LRU (6.5+, ``zswap_list_lru``): a circular list through the entries, the
-    head a sentinel; ``list_lru_add`` puts an entry at the tail (newest), the walk takes
-    the head's next (oldest first)."""
+    """zswap's LRU (6.5+): a circular list through the entries, the head a sentinel,
+    kept newest at the tail and walked from the head's next, oldest first (the kernel's
+    own ends: 6.5-6.7 ``list_add`` and ``list_last_entry``, 6.8+ ``list_lru_add`` at the
+    tail and ``list_lru_walk`` from the head)."""
 
     __slots__ = ("head", "count")
 
@@ -47,7 +50,7 @@ class Lru:
         return e
 
     def add_tail(self, e: Entry) -> None:
-        """``list_lru_add``: the entry becomes the newest."""
+        """The entry becomes the newest."""
         head = self.head
         prv = head.prev
         assert prv is not None
@@ -67,6 +70,6 @@ class Lru:
         self.count -= 1
 
     def move_tail(self, e: Entry) -> None:
-        """``list_move_tail``: the entry becomes the newest."""
+        """The entry becomes the newest again (a load's ``list_move``)."""
         self.delete(e)
         self.add_tail(e)

@@ -35,7 +35,7 @@ from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump, load_dump
 from zbench.run import casecache
 from zbench.run.case import run_case
-from zbench.run.memory import release_case_memory
+from zbench.run.memory import frozen_heap, release_case_memory
 from zbench.run.spec import Case, CaseSpec, rebuild_case
 from zbench.run.watchdog import DEFAULT_TIMEOUT, WorkerPool, failed
 
@@ -216,10 +216,11 @@ def run_cases(cases: list[Case], dumps: dict[Path, Dump], ex: Execution, memo: M
         done(case, res, False)
 
     if ex.in_process:
-        for case in todo:
-            if started is not None:
-                started(case)
-            finish(case, outcome(case, dumps[case.dump_path], memo, ex.contain))
+        with frozen_heap():  # each case's release scans what the case left, not the rest
+            for case in todo:
+                if started is not None:
+                    started(case)
+                finish(case, outcome(case, dumps[case.dump_path], memo, ex.contain))
     elif todo and ex.executor == "local":
         by_index = {c.index: c for c in todo}
         workers = WorkerPool(ex.jobs or 1, ex.timeout or DEFAULT_TIMEOUT)

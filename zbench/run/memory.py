@@ -5,7 +5,9 @@ nodes: zspages, LRUs), which only the cyclic collector frees, and the case runs 
 that collector's thresholds raised (:mod:`zbench.run.case`).  Left alone, the next
 in-process case starts on top of the last one's garbage and the run's peak RSS is the
 sum of its cases, not the largest.  After each case the collector runs once and, with
-glibc, ``malloc_trim(0)`` returns the freed heap to the system.
+glibc, ``malloc_trim(0)`` returns the freed heap to the system.  So that collection costs
+only what the case left, the objects alive before the cases (modules, plugin classes,
+pydantic's schemas) are frozen out of it while the cases run (:func:`frozen_heap`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 
 
@@ -36,3 +39,15 @@ def release_case_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """While the block runs, the objects alive at its start are left out of every
+    collection (``gc.freeze``), and given back to the collector after it."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
