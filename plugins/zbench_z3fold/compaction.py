@@ -48,12 +48,12 @@ def do_compact_page(pool: Z3foldPool, page: Z3Page) -> None:
 def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     """Move the page's only buddy into another pool page; True if moved (the old page
     is then freed)."""
-    block = pool.slots.block(page.slots) if page.slots >= 0 else None  # a copy
     bud = HEADLESS
-    for b in (FIRST, MIDDLE, LAST):  # the kernel's order, each checked against its slot
-        if page.chunks(b) and block is not None and block[page.idx(b)]:
-            bud = b
-            break
+    if page.slots >= 0:  # a page without its slot block moves nothing
+        for b in (FIRST, MIDDLE, LAST):  # the kernel's order, each checked against its slot
+            if page.chunks(b) and pool.slots.get(page.slots, page.idx(b)):
+                bud = b
+                break
     if bud == HEADLESS:
         return False
     chunks = page.chunks(bud)
@@ -71,7 +71,6 @@ def compact_single_buddy(pool: Z3foldPool, page: Z3Page) -> bool:
     dst = target.offset(new_bud, pool.geo)
     pool.frames.copy(page.pfn, src, target.pfn, dst, sz)
     target.foreign_handles += 1
-    assert block is not None
     new_idx = target.idx(new_bud)
     pool.slots.set(page.slots, page.idx(bud), slot_value(
         target.pfn, new_idx, target.last_chunks if new_bud == LAST else 0,

@@ -7,10 +7,10 @@ compaction can move the object and rewrite only the slot.  Every non-huge object
 starts with ``handle | OBJ_ALLOCATED_TAG`` in its first 8 bytes.
 
 Here a handle is ``slot_id * ZS_HANDLE_SIZE`` (8-aligned like a slab object, so
-bit 0 is free for the tag) and the slot table is a Python list; freed slots are
-reused last-freed-first, as a slab per-CPU freelist does.  The slots' obj values and
-sizes are flat arrays of machine words (8 and 4 bytes a handle, no object per value),
-as the kernel's slab objects are.
+bit 0 is free for the tag) and the slot table is two flat arrays of machine words,
+the slots' obj values and the objects' sizes (8 and 4 bytes a handle, no Python object
+per value, as the kernel's slab objects are); freed slots are reused last-freed-first,
+as a slab per-CPU freelist does.
 """
 
 from __future__ import annotations
