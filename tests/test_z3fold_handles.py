@@ -36,7 +36,7 @@ def test_indirect_handles() -> None:
     b = pool.malloc(640)  # LAST -> slot 3
     c = pool.malloc(100)  # MIDDLE -> slot 2
     assert (a, b, c) == (SLOTS_BASE + 8, SLOTS_BASE + 24, SLOTS_BASE + 16)
-    blk = pool.slots.block(0)
+    blk = [pool.slots.get(0, i) for i in range(4)]
     # slot = header address + index (+ last_chunks << BUDDY_SHIFT for LAST)
     assert blk == [0, DIRECT_MAP + 1, DIRECT_MAP + 2, (DIRECT_MAP + 3) | (10 << 2)]
     d = pool.malloc(4000)  # headless, pfn 1: page address | 1 << PAGE_HEADLESS

@@ -85,10 +85,6 @@ class SlotTable:
     def set(self, bid: int, idx: int, value: int) -> None:
         self.words[(bid << 2) + idx] = value
 
-    def block(self, bid: int) -> list[int]:
-        """Block ``bid``'s four slots (a copy)."""
-        return self.words[bid << 2:(bid << 2) + 4].tolist()
-
     @staticmethod
     def handle(bid: int, idx: int) -> int:
         return SLOTS_BASE + bid * SLOTS_ALIGN + idx * SLOT_SIZE

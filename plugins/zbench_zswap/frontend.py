@@ -244,11 +244,11 @@ class Zswap(FrontEnd):
         self.object_bytes += size
         if raw:
             self.c["stored_incompressible_pages"] += 1
-        # zswap_update_total_size; the high-water mark reads the same figure (nothing
-        # allocates in between, so the refreshed total is what _pool_pages would give)
-        total = self.total_pages = self.allocator.pool_pages()
-        if total > self.pool_max:
-            self.pool_max = total
+        self._update_total_size()
+        # the high-water mark reads the figure just refreshed (nothing allocates in
+        # between, so it is what _pool_pages would give)
+        if self.total_pages > self.pool_max:
+            self.pool_max = self.total_pages
         return True
 
     def _count_compress_fail(self, overflow: bool) -> None:
