@@ -13,6 +13,9 @@ page (same-filled check, lz4 compression, ``zs_malloc``, the copy into the frame
 collector off while timed.  Passes alternate kernel / model so load on this shared
 machine hits both alike; the medians per page and their ratio are printed.  The model's
 figures are the Python model's own cost (what a sweep pays), not a claim about the kernel.
+Each pass also times the compressor plugin alone on the same pages (``compress`` of every
+page, then ``decompress`` of every result: the calls the model's store and load make),
+the floor of any model that calls it once a page.
 """
 
 from __future__ import annotations
@@ -108,6 +111,27 @@ def model_pass(pages: list[bytes]) -> tuple[float, float]:
     return t_store, t_load
 
 
+def compressor_pass(pages: list[bytes]) -> tuple[float, float]:
+    """Seconds for the lz4 compressor plugin alone: compress every page, then decompress
+    every result (what the model's store and load call, without the model)."""
+    lz4 = zbench.get_plugin_class("compressor", "lz4")
+    comp = lz4(lz4.Options())
+    compress, decompress = comp.compress, comp.decompress
+    size = zbench.PAGE_SIZE
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        blobs = [compress(p) for p in pages]
+        t_comp = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for b in blobs:
+            decompress(b, size)
+        t_decomp = time.perf_counter() - t0
+    finally:
+        gc.enable()
+    return t_comp, t_decomp
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dump", type=Path, default=None, help="default: the shipped dump")
@@ -116,18 +140,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     dump = zbench.load_dump(args.dump or zbench.default_dump_path())
     pages = [dump.page(i) for i in range(dump.n_pages)]
-    runs: dict[str, list[float]] = {k: [] for k in ("kstore", "kload", "mstore", "mload")}
+    keys = ("kstore", "kload", "mstore", "mload", "cstore", "cload")
+    runs: dict[str, list[float]] = {k: [] for k in keys}
     for _ in range(args.passes):
         ks, kl = kernel_pass(pages)
         ms, ml = model_pass(pages)
-        for key, secs in (("kstore", ks), ("kload", kl), ("mstore", ms), ("mload", ml)):
+        cs, cl = compressor_pass(pages)
+        for key, secs in zip(keys, (ks, kl, ms, ml, cs, cl), strict=True):
             runs[key].append(secs / len(pages) * 1e6)
     med = {k: statistics.median(v) for k, v in runs.items()}
     out: dict[str, Any] = {
         "pages": len(pages), "dump_sha256": dump.sha256, "passes": args.passes,
         "kernel": os.uname().release, "us_per_page": {k: round(v, 2) for k, v in med.items()},
         "store_ratio": round(med["mstore"] / med["kstore"], 2),
-        "load_ratio": round(med["mload"] / med["kload"], 2), "runs_us": runs}
+        "load_ratio": round(med["mload"] / med["kload"], 2),
+        "compressor_store_ratio": round(med["cstore"] / med["kstore"], 2),
+        "compressor_load_ratio": round(med["cload"] / med["kload"], 2), "runs_us": runs}
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         print()
@@ -137,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
               f"(x{out['store_ratio']})")
         print(f"  load:  kernel zram {med['kload']:.2f} us, model {med['mload']:.2f} us "
               f"(x{out['load_ratio']})")
+        print(f"  python-lz4 alone: compress {med['cstore']:.2f} us "
+              f"(x{out['compressor_store_ratio']} the kernel's store), decompress "
+              f"{med['cload']:.2f} us (x{out['compressor_load_ratio']} its load)")
     return 0
 
 
