@@ -15,7 +15,9 @@ machine hits both alike; the medians per page and their ratio are printed.  The 
 figures are the Python model's own cost (what a sweep pays), not a claim about the kernel.
 Each pass also times the compressor plugin alone on the same pages (``compress`` of every
 page, then ``decompress`` of every result: the calls the model's store and load make),
-the floor of any model that calls it once a page.
+the floor of any model that calls it once a page, and, with ``--native``, the same store
+and load in C with the state native (``native_floor.c``, liblz4; a measurement of what a
+native core could reach, not a model zbench runs).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import mmap
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -132,22 +135,50 @@ def compressor_pass(pages: list[bytes]) -> tuple[float, float]:
     return t_comp, t_decomp
 
 
+def _native_input(tmp: Path, pages: list[bytes]) -> tuple[Path, Path]:
+    """native_floor.c built, and its input: the model's class table and the pages."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import native_floor
+
+    _fe, _pool, table = native_floor._table(zbench.PAGE_SIZE)
+    native_floor._write(tmp / "pages.bin", table + [len(pages)], b"".join(pages))
+    return native_floor.build(tmp), tmp / "pages.bin"
+
+
+def native_pass(exe: Path, pages_file: Path) -> tuple[float, float]:
+    """Seconds for ``native_floor.c``'s store and load of every page (one pass)."""
+    import subprocess
+
+    res = json.loads(subprocess.run([str(exe), "bytes", str(pages_file), "1"], check=True,
+                                    capture_output=True).stdout)
+    one = res["passes"][0]
+    if one["mismatches"]:
+        raise SystemExit("native_floor returned other bytes than stored")
+    return float(one["store_s"]), float(one["load_s"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dump", type=Path, default=None, help="default: the shipped dump")
     ap.add_argument("--passes", type=int, default=7)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--native", action="store_true",
+                    help="also time native_floor.c (gcc and liblz4.so.1 needed)")
     args = ap.parse_args(argv)
     dump = zbench.load_dump(args.dump or zbench.default_dump_path())
     pages = [dump.page(i) for i in range(dump.n_pages)]
-    keys = ("kstore", "kload", "mstore", "mload", "cstore", "cload")
+    keys = ("kstore", "kload", "mstore", "mload", "cstore", "cload") + (
+        ("nstore", "nload") if args.native else ())
     runs: dict[str, list[float]] = {k: [] for k in keys}
-    for _ in range(args.passes):
-        ks, kl = kernel_pass(pages)
-        ms, ml = model_pass(pages)
-        cs, cl = compressor_pass(pages)
-        for key, secs in zip(keys, (ks, kl, ms, ml, cs, cl), strict=True):
-            runs[key].append(secs / len(pages) * 1e6)
+    with tempfile.TemporaryDirectory() as tmp:
+        native = _native_input(Path(tmp), pages) if args.native else None
+        for _ in range(args.passes):
+            secs: tuple[float, ...] = (*kernel_pass(pages), *model_pass(pages),
+                                       *compressor_pass(pages))
+            if native is not None:
+                secs += native_pass(*native)
+            for key, s in zip(keys, secs, strict=True):
+                runs[key].append(s / len(pages) * 1e6)
     med = {k: statistics.median(v) for k, v in runs.items()}
     out: dict[str, Any] = {
         "pages": len(pages), "dump_sha256": dump.sha256, "passes": args.passes,
@@ -156,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         "load_ratio": round(med["mload"] / med["kload"], 2),
         "compressor_store_ratio": round(med["cstore"] / med["kstore"], 2),
         "compressor_load_ratio": round(med["cload"] / med["kload"], 2), "runs_us": runs}
+    if args.native:
+        out["native_store_ratio"] = round(med["nstore"] / med["kstore"], 2)
+        out["native_load_ratio"] = round(med["nload"] / med["kload"], 2)
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         print()
@@ -168,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  python-lz4 alone: compress {med['cstore']:.2f} us "
               f"(x{out['compressor_store_ratio']} the kernel's store), decompress "
               f"{med['cload']:.2f} us (x{out['compressor_load_ratio']} its load)")
+        if args.native:
+            print(f"  native_floor.c: store {med['nstore']:.2f} us "
+                  f"(x{out['native_store_ratio']}), load {med['nload']:.2f} us "
+                  f"(x{out['native_load_ratio']})")
     return 0
 
 
