@@ -83,11 +83,10 @@ def model_fill(pages: int) -> dict[str, Any]:
     return case
 
 
-def fill_sizes(pages: int, seed: int, same_any: bool) -> list[int]:
+def fill_sizes(dump: Any, pages: int, seed: int, same_any: bool) -> list[int]:
     """Each store's object size as the model's zram sees it (0: a same-filled slot)."""
     wl_cls = zbench.get_plugin_class("workload", "fill")
     wopts = wl_cls.Options.model_validate({"scale_pages": pages, "payload": "sizes"})
-    dump = zbench.load_dump(zbench.default_dump_path())
     corpus = Corpus(dump, wopts.zero_filled_pct, wopts.same_filled_pct, seed, wopts.scale_pages)
     lz4 = zbench.get_plugin_class("compressor", "lz4")
     comp = lz4(lz4.Options())
@@ -112,11 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     page_size = zbench.PAGE_SIZE
     fe, _pool, table = _table(page_size)
+    dump = zbench.load_dump(zbench.default_dump_path())
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         exe = build(tmp)
         model = model_fill(args.pages)
-        sizes = fill_sizes(args.pages, model.get("seed", 1), fe._same_any)
+        sizes = fill_sizes(dump, args.pages, model.get("seed", 1), fe._same_any)
         _write(tmp / "sizes.bin", table + [len(sizes)] + sizes)
         native = json.loads(subprocess.run([str(exe), "sizes", str(tmp / "sizes.bin")],
                                            check=True, capture_output=True).stdout)
@@ -124,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
                            for c in model["classes"] if c["obj_allocated"])
         same = (native["pool_pages"] == model["metrics"]["pool_pages"]
                 and sorted(native["classes"]) == m_classes)
-        dump = zbench.load_dump(zbench.default_dump_path())
         blob = b"".join(dump.page(i) for i in range(dump.n_pages))
         _write(tmp / "pages.bin", table + [dump.n_pages], blob)
         bytes_run = json.loads(subprocess.run(
