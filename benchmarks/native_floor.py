@@ -34,14 +34,16 @@ from typing import Any
 
 import zbench
 from zbench.api.pagefill import same_filled_word
+from zbench.input.compcache import compress_dump
 from zbench.input.corpus import Corpus
 
 HERE = Path(__file__).resolve().parent
 KERNEL = "6.18"
 
 
-def _table(page_size: int) -> tuple[Any, Any, list[int]]:
-    """The model's zram front end and zsmalloc pool, and the class table words for C."""
+def _table(page_size: int) -> tuple[list[int], bool]:
+    """The class table words for C, from the model's zsmalloc pool and zram front end, and
+    whether that zram keeps a page of any repeated word as a same-filled slot."""
     zs = zbench.get_plugin_class("allocator", "zsmalloc")
     zram = zbench.get_plugin_class("frontend", "zram")
     lz4 = zbench.get_plugin_class("compressor", "lz4")
@@ -53,7 +55,7 @@ def _table(page_size: int) -> tuple[Any, Any, list[int]]:
     for c in distinct:
         words += [c.size, c.pages_per_zspage, c.objs_per_zspage, int(c.huge)]
     words += [index[id(pool.class_of(max(s, 1)))] for s in range(page_size + 1)]
-    return fe, pool, words
+    return words, fe._same_any
 
 
 def _write(path: Path, words: list[int], tail: bytes = b"") -> None:
@@ -89,8 +91,8 @@ def fill_sizes(dump: Any, pages: int, seed: int, same_any: bool) -> list[int]:
     wopts = wl_cls.Options.model_validate({"scale_pages": pages, "payload": "sizes"})
     corpus = Corpus(dump, wopts.zero_filled_pct, wopts.same_filled_pct, seed, wopts.scale_pages)
     lz4 = zbench.get_plugin_class("compressor", "lz4")
-    comp = lz4(lz4.Options())
-    by_src = [len(comp.compress(dump.page(i))) for i in range(dump.n_pages)]
+    # the compressed pages the model's case reads (the same cache, the same compressor)
+    by_src = [len(b) for b in compress_dump(dump, lz4(lz4.Options()))]
     out = []
     for op in wl_cls(wopts, seed).operations(corpus.n_pages):
         if op.kind is not zbench.OpKind.STORE:
@@ -110,13 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     page_size = zbench.PAGE_SIZE
-    fe, _pool, table = _table(page_size)
+    table, same_any = _table(page_size)
     dump = zbench.load_dump(zbench.default_dump_path())
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         exe = build(tmp)
         model = model_fill(args.pages)
-        sizes = fill_sizes(dump, args.pages, model.get("seed", 1), fe._same_any)
+        sizes = fill_sizes(dump, args.pages, model.get("seed", 1), same_any)
         _write(tmp / "sizes.bin", table + [len(sizes)] + sizes)
         native = json.loads(subprocess.run([str(exe), "sizes", str(tmp / "sizes.bin")],
                                            check=True, capture_output=True).stdout)

@@ -140,7 +140,7 @@ def _native_input(tmp: Path, pages: list[bytes]) -> tuple[Path, Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import native_floor
 
-    _fe, _pool, table = native_floor._table(zbench.PAGE_SIZE)
+    table, _same_any = native_floor._table(zbench.PAGE_SIZE)
     native_floor._write(tmp / "pages.bin", table + [len(pages)], b"".join(pages))
     return native_floor.build(tmp), tmp / "pages.bin"
 
