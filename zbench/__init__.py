@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zbench.api import sized
 from zbench.api.allocator import Allocator, Finished, Metrics
 from zbench.api.capabilities import (
     AllocatorCore,
@@ -50,7 +51,7 @@ from zbench.api.reporter import Reporter, ReportTable, SideRow, Timings
 from zbench.api.safeio import read_bytes, read_text, write_atomic
 from zbench.api.significance import welch_p
 from zbench.api.version import __version__
-from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
+from zbench.api.workload import OP_CODE, Op, OpArrays, OpKind, Workload, WorkloadOptions
 from zbench.input.compcache import cache_dir
 from zbench.input.dump import Dump, default_dump_path, load_dump
 
@@ -99,7 +100,9 @@ __all__ = [
     "MigrateResult",
     "Mobility",
     "Movable",
+    "OP_CODE",
     "Op",
+    "OpArrays",
     "OpKind",
     "OptionsError",
     "Page",
@@ -126,6 +129,7 @@ __all__ = [
     "load_dump",
     "run_suite",
     "same_filled_word",
+    "sized",
     "welch_p",
     "read_bytes",
     "suite_path",

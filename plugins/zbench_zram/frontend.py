@@ -45,6 +45,7 @@ from zbench import (
     Page,
     PluginOptions,
     same_filled_word,
+    sized,
 )
 
 from .recompress import (
@@ -56,6 +57,7 @@ from .recompress import (
     check_recompression,
     check_threshold,
 )
+from .sizedbatch import loop_name, run_sizes
 from .writeback import (
     RECOMPRESS_CLEARS_IDLE_SINCE,
     BackingDevice,
@@ -182,6 +184,7 @@ class Zram(FrontEnd):
         self._bdev = BackingDevice(opts.backing_dev.pages) if opts.backing_dev else None
         wb = opts.writeback
         self._wb_limit = wb.limit if wb is not None else None  # zram->bd_wb_limit
+        self._engine: sized.SizedEngine | None = None  # the allocator's, for a sizes-only batch
 
     @classmethod
     def uses(cls, options: PluginOptions) -> list[tuple[str, str]]:
@@ -213,6 +216,23 @@ class Zram(FrontEnd):
                     "one slot table, no locking")
         return ("no writeback device or mem_limit; recompression: no max_pages; "
                 "one slot table, no locking")
+
+    # -- sizes-only batches (sizedbatch.py) --------------------------------------
+    def sizes_engine(self) -> str | None:
+        """A device with no post-processing feature, empty, over an allocator with a
+        native engine: that engine."""
+        o = self._opts
+        if (self._recomp is not None or o.mem_limit is not None or o.backing_dev is not None
+                or o.mark_idle is not None or o.writeback is not None or self._table):
+            return None
+        self._engine = self.allocator.sized_engine()
+        return None if self._engine is None else loop_name(self._engine)
+
+    def run_sizes(self, batch: sized.SizedBatch, on_phase: sized.PhaseHook,
+                  progress: sized.ProgressHook | None) -> None:
+        if self._engine is None:
+            raise RuntimeError("zram: run_sizes before sizes_engine")
+        run_sizes(self, self._engine, batch, on_phase, progress)
 
     def store(self, offset: int, page: Page) -> None:
         if page.clean and offset in self._table:

@@ -23,7 +23,7 @@ from zbench import (
     PluginOptions,
 )
 
-from . import compaction, stats
+from . import compaction, native, stats
 from .fullness import INSERT_POLICIES, ListHead, make_fullness, remove_zspage
 from .handle import HANDLE_SHIFT, OBJ_INDEX_MASK, HandleTable, obj_to_location
 from .migrate import ZsMovable
@@ -294,6 +294,14 @@ class ZsPool(Allocator):
     def class_of(self, size: int) -> SizeClass:
         """The size class ``malloc(size)`` uses."""
         return self._class_of[size]
+
+    # -- sizes-only batches (native.py) ----------------------------------------
+    def sized_engine(self) -> native.ZsSizedEngine | None:
+        return native.sized_engine(self)
+
+    @classmethod
+    def engine_status(cls) -> str | None:
+        return native.status()
 
     # -- accounting ------------------------------------------------------
     def max_size(self) -> int:

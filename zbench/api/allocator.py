@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypedDict
 from zbench.api.frames import PAGE_SIZE, Mobility, PageFrames
 from zbench.api.movable import NOT_MOVABLE, MigrateResult, failed
 from zbench.api.options import PluginOptions
+from zbench.api.sized import SizedEngine
 
 Metrics = dict[str, int | float]
 
@@ -254,6 +255,22 @@ class Allocator(abc.ABC):
         the case cache keys a case on those plugins' sources too, so editing one of them
         recomputes the case.  Default: none."""
         return []
+
+    # -- optional: a native engine for sizes-only runs (zbench.api.sized) ------------
+    def sized_engine(self) -> SizedEngine | None:
+        """This pool's placement with the state in native code, for a front end that runs
+        a sizes-only batch (:meth:`zbench.FrontEnd.run_sizes`), or ``None`` (the default:
+        the run calls the model operation by operation).  Offered only for an empty pool
+        on frames that keep no bytes (``frames.payload`` false) and when
+        :func:`zbench.api.sized.native_allowed`; its figures must equal the model's."""
+        return None
+
+    @classmethod
+    def engine_status(cls) -> str | None:
+        """One line for ``zbench plugins`` and the run header on the allocator's native
+        engine: which one runs, or why the Python model runs instead (not built, turned
+        off).  ``None`` (the default): the allocator has no native engine."""
+        return None
 
     # -- optional: size classes (results.json "classes", the report's class plots) -------
     def size_classes(self) -> list[dict[str, int]] | None:

@@ -92,6 +92,8 @@ class PageFrames:
         self.allocs = 0
         self.frees = 0
         self.peak = 0
+        # frames a native engine holds outside this table (held_outside)
+        self._outside = self._outside_allocs = self._outside_frees = 0
         # pageblocks: migratetype, free PFNs (min-heap), frames in use
         self._block_type: list[Mobility] = []
         self._block_free: list[list[int]] = []
@@ -252,8 +254,19 @@ class PageFrames:
 
     @property
     def allocated(self) -> int:
-        """Frames in use now."""
-        return len(self._data)
+        """Frames in use now (those a native engine holds included, :meth:`held_outside`)."""
+        return len(self._data) + self._outside
+
+    def held_outside(self, allocs: int, frees: int, peak: int) -> None:
+        """The frames an allocator's native engine has allocated and freed so far without
+        this table (a sizes-only batch, :mod:`zbench.api.sized`): counted in
+        :attr:`allocs`, :attr:`frees`, :attr:`peak` and :attr:`allocated`, no PFNs.  Each
+        call gives the engine's totals; the frames of this table count beside them."""
+        self.allocs += allocs - self._outside_allocs
+        self.frees += frees - self._outside_frees
+        self._outside_allocs, self._outside_frees = allocs, frees
+        self._outside = allocs - frees
+        self.peak = max(self.peak, len(self._data) + peak)
 
     def pfns(self) -> list[int]:
         """PFNs in use, ascending."""

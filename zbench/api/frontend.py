@@ -16,6 +16,7 @@ from zbench.api.compressor import Compressor
 from zbench.api.frames import PAGE_SIZE
 from zbench.api.movable import MigrateResult, ReclaimResult
 from zbench.api.options import PluginOptions
+from zbench.api.sized import PhaseHook, ProgressHook, SizedBatch
 
 
 class Page(Protocol):
@@ -151,6 +152,24 @@ class FrontEnd(abc.ABC):
         bound to it already, ``Compressor.bind``).  A front end that builds compressors of
         its own (zram's secondary algorithms) binds them here.  Default: nothing."""
         return None
+
+    def sizes_engine(self) -> str | None:
+        """The name of the native engine :meth:`run_sizes` would run this case's
+        operations on as one sizes-only batch (:mod:`zbench.api.sized`), or ``None``:
+        this front end, with these options, over this allocator, takes no batch.  Asked
+        once, before the first operation; a front end says a name only over an allocator
+        that offers an engine (:meth:`zbench.Allocator.sized_engine`).  Default: ``None``
+        (the case runs operation by operation)."""
+        return None
+
+    def run_sizes(self, batch: SizedBatch, on_phase: PhaseHook,
+                  progress: ProgressHook | None) -> None:
+        """Run a sizes-only case's whole operation stream over the allocator's native
+        engine, after :meth:`sizes_engine` named one: at each phase op :meth:`phase`, then
+        ``on_phase`` with the engine's figures synced.  Afterwards :meth:`metrics` and the
+        allocator's reporting methods give the batch's figures, which equal the
+        operation-by-operation run's; the front end takes no further operations."""
+        raise NotImplementedError(f"{type(self).__name__} takes no sizes-only batch")
 
     def phase(self, label: str) -> None:
         """The workload ended the phase ``label``; the default tells the allocator."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import ClassVar, Literal, NamedTuple
 
 from pydantic import Field
@@ -24,6 +24,22 @@ class OpKind(enum.Enum):
     COMPACT = "compact"  # run the allocator's compaction
     MIGRATE = "migrate"  # a migratability experiment named by ``label`` (zbench.sim.experiments)
     PHASE = "phase"  # end of a named phase: the runner snapshots the pool
+
+
+#: OpKind -> a small integer, for operations in arrays (:class:`OpArrays`)
+OP_CODE: dict[OpKind, int] = {kind: i for i, kind in enumerate(OpKind)}
+
+
+class OpArrays(NamedTuple):
+    """:meth:`Workload.operations` in arrays (:meth:`Workload.op_arrays`): operation ``i``
+    is of kind ``kinds[i]`` (an :data:`OP_CODE`) at ``offsets[i]`` with corpus page
+    ``pages[i]`` (0 where the kind has none), and ``labels[i]`` where its label is not
+    empty (a phase's name, ``"clean"``)."""
+
+    kinds: Sequence[int]
+    offsets: Sequence[int]
+    pages: Sequence[int]
+    labels: dict[int, str]
 
 
 class Op(NamedTuple):
@@ -75,6 +91,12 @@ class Workload(abc.ABC):
     adhoc_default: ClassVar[bool] = False
     #: True if the workload emits STOREs with an explicit compressed ``size``.
     sized_stores: ClassVar[bool] = False
+    #: The kinds of operation :meth:`operations` yields, when the workload declares them:
+    #: a sizes-only case of a workload that yields only STORE, INVALIDATE and PHASE may
+    #: run in one batch on a native engine (:mod:`zbench.api.sized`).  ``None`` (the
+    #: default): not declared, the case runs operation by operation.  A workload that
+    #: yields a kind it did not declare fails its case.
+    op_kinds: ClassVar[frozenset[OpKind] | None] = None
 
     def __init__(self, options: WorkloadOptions, seed: int) -> None:
         self.options = options
@@ -90,3 +112,10 @@ class Workload(abc.ABC):
     @abc.abstractmethod
     def operations(self, n_pages: int) -> Iterator[Op]:
         """Yield the operations for a corpus of ``n_pages`` pages."""
+
+    def op_arrays(self, n_pages: int) -> OpArrays | None:
+        """The same operations as :meth:`operations`, in arrays, for a workload that can
+        give them so (a million-page sizes-only batch then takes no Python object per
+        operation); ``None`` (the default): the run iterates :meth:`operations`.  Both
+        must give the same operations; no sized stores here (``Op.size``)."""
+        return None

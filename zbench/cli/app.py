@@ -307,6 +307,9 @@ def plugins(as_json: bool, requirements: bool = False) -> None:
     """List every plugin: name, what it provides, distribution, version, status."""
     registry = get_registry()
     recs = [p.as_dict() for p in registry.plugins]
+    engines = registry.engines()
+    for p in recs:
+        p["engines"] = engines.get(p["name"], [])
     if requirements:
         from zbench.run.requirements import compressor_libraries, plugin_pins
 
@@ -323,6 +326,11 @@ def plugins(as_json: bool, requirements: bool = False) -> None:
                      p["status"] + (f" ({p['error']})" if p["error"] else "")])
     click.echo(tabulate(rows, headers=["plugin", "provides", "distribution", "version",
                                        "status"]))
+    lines = [f"  {e['kind']}:{e['name']}: {e['status']}" for p in recs for e in p["engines"]]
+    if lines:
+        click.echo("\nnative engines (docs/scale.md; ZBENCH_NATIVE=0 turns them off):")
+        click.echo("\n".join(lines))
+
 
 
 @cli.command()

@@ -195,6 +195,24 @@ class CompressedPages:
             sizes = self._sizes = array("I", map(len, self._dump_blobs()))
         return sizes[src]
 
+    def source_sizes(self) -> list[int]:
+        """``size`` by source, not by corpus page: entry ``src`` for a dump page
+        (``corpus.order[i] == src >= 0``), entry ``src`` from the end for an injected page
+        (``src < 0``, so ``table[corpus.order[i]] == size(i)`` with Python's negative
+        indexing)."""
+        if self._sizes is None:
+            self._sizes = array("I", map(len, self._dump_blobs()))
+        words = self.corpus.injected_words()
+        tail = [len(self._fill_blob(w)) for w in reversed(words)]
+        return list(self._sizes) + tail
+
+    def _fill_blob(self, word: int) -> bytes:
+        blob = self._fills.get(word)
+        if blob is None:
+            page = word.to_bytes(8, "little") * (self.corpus.page_size // 8)
+            blob = self._fills[word] = self.compressor.compress(page)
+        return blob
+
     def get(self, i: int) -> bytes:
         src = self._order[i]
         if src >= 0:
@@ -202,10 +220,7 @@ class CompressedPages:
             return (blobs if blobs is not None else self._dump_blobs())[src]
         word = self.corpus.fill_word(i)
         assert word is not None
-        blob = self._fills.get(word)
-        if blob is None:
-            blob = self._fills[word] = self.compressor.compress(self.corpus.data(i))
-        return blob
+        return self._fill_blob(word)
 
 
 #: a cache file is never larger than this (a page compresses to at most ~2 pages)

@@ -108,6 +108,10 @@ class Corpus:
             return self._page(src)
         return self._words[-src - 1].to_bytes(8, "little") * (self.page_size // 8)
 
+    def injected_words(self) -> list[int]:
+        """The fill word of each injected page, by source: ``order[i] == ~j`` is word j."""
+        return list(self._words)
+
     def fill_word(self, i: int) -> int | None:
         """The fill word of an injected page, ``None`` for a dump page."""
         src = self.order[i]

@@ -26,10 +26,12 @@ from zbench.api.errors import VerifyError
 from zbench.api.frames import PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.metrics import derive, read_costs
+from zbench.api.sized import STORE, STORE_CLEAN
 from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
 from zbench.input.compcache import CompressedPages
 from zbench.input.corpus import Corpus
 from zbench.input.dump import Dump
+from zbench.run.batch import batchable, build_batch
 from zbench.run.distributions import class_rows
 from zbench.run.spec import Case
 from zbench.sim.experiments import MigrationLab
@@ -91,6 +93,7 @@ class CaseRun:
     classes: list[dict[str, Any]] = field(default_factory=list)  # per-class rows, for plots
     elapsed_s: float = 0.0
     migration: dict[str, Any] = field(default_factory=dict)  # zbench.sim.experiments record
+    engine: str = ""  # the native engine of a sizes-only batch (zbench.api.sized), or ""
 
 
 Progress = Callable[[int], None]
@@ -125,7 +128,7 @@ def run_case(
     thresholds = gc.get_threshold()
     gc.set_threshold(200_000, 10, 10)
     rig = _Rig(corpus, comp, compressor, frames, allocator, frontend, workload, dump.n_pages,
-               sized, _SizeOnlyPage if sizes_only else _Page)
+               sized, _SizeOnlyPage if sizes_only else _Page, sizes_only)
     try:
         return _drive(case, rig, progress, t0)
     finally:
@@ -147,6 +150,7 @@ class _Rig:
     dump_pages: int
     sized: SizedPages
     page_cls: type[_Page] = _Page  # _SizeOnlyPage on the sizes-only path
+    sizes_only: bool = False
 
 
 class _Verifier:
@@ -225,6 +229,7 @@ class _Driver:
         self.frontend = rig.frontend
         self.page = rig.page_cls(rig.corpus, rig.comp)  # every corpus store's page
         self.ops = self.compacted = self.stores = 0
+        self.engine = ""  # the native engine the workload ran on as one batch (run_batch)
         self.phases: list[dict[str, Any]] = []
         self.lab: MigrationLab | None = None  # created by the first MIGRATE op
         self.handlers: dict[OpKind, Callable[[Op], bool]] = {
@@ -305,16 +310,38 @@ class _Driver:
         return False
 
     def phase(self, op: Op) -> bool:
-        fe = self.rig.frontend
-        fe.phase(op.label)
-        self.phases.append({"label": op.label, "operations": self.ops,
-                            "pool_pages": self.rig.allocator.pool_pages(), **fe.metrics()})
+        self.rig.frontend.phase(op.label)
+        self.record_phase(op.label, self.ops)
         return False
+
+    def record_phase(self, label: str, ops: int) -> None:
+        """The figures at the end of phase ``label`` (the front end has been told)."""
+        self.phases.append({"label": label, "operations": ops,
+                            "pool_pages": self.rig.allocator.pool_pages(),
+                            **self.rig.frontend.metrics()})
+
+    def run_batch(self, progress: Progress | None) -> bool:
+        """The whole workload as one sizes-only batch (zbench.run.batch), when the
+        workload and the front end can; False, with nothing run, when not."""
+        rig = self.rig
+        if not batchable(rig.workload, rig.sizes_only):
+            return False
+        engine = rig.frontend.sizes_engine()
+        if engine is None:
+            return False
+        batch = build_batch(rig.workload, rig.corpus, rig.comp)
+        rig.frontend.run_sizes(batch, self.record_phase, progress)
+        self.stores = batch.kinds.count(STORE) + batch.kinds.count(STORE_CLEAN)
+        self.ops = len(batch) - len(batch.labels)
+        self.engine = engine
+        rig.frontend.workload_ended()
+        return True
 
 
 def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseRun:
     driver = _Driver(case, rig)
-    driver.run(progress)
+    if not driver.run_batch(progress):
+        driver.run(progress)
     real = rig.frontend.finish() or {}
     for phase, extra in zip(driver.phases, real.get("phases", []), strict=False):
         phase.update(extra)
@@ -333,6 +360,7 @@ def _drive(case: Case, rig: _Rig, progress: Progress | None, t0: float) -> CaseR
                 "injected_zero": corpus.zero_pages, "injected_same": corpus.same_pages},
         elapsed_s=round(time.perf_counter() - t0, 3),
         migration=driver.lab.record() if driver.lab is not None else {},
+        engine=driver.engine,
     )
 
 

@@ -386,6 +386,8 @@ def _record(case: Case, dump: Dump, res: dict[str, Any]) -> dict[str, Any]:
     rec["phases"] = res["phases"]
     if res["migration"]:
         rec["migration"] = res["migration"]
+    if res.get("engine"):
+        rec["engine"] = res["engine"]
     rec["elapsed_s"] = res["elapsed_s"]
     return rec
 
@@ -416,6 +418,21 @@ def _say_page_sizes(plan: Plan, say: Reporter) -> None:
         say(f"{case.dump_name}: {case.dump_path.name} read as {case.page_size}-byte pages: "
             f"{view.n_pages} pages, {view.dropped_pages} {dump.page_size}-byte pages of "
             f"run tails dropped")
+
+
+def _say_engines(plan: Plan, say: Reporter) -> None:
+    """For the allocators of the sizes-only cases, one line each on their native engine
+    (``Allocator.engine_status``): which one runs a batch, or why the Python model does."""
+    seen: set[type] = set()
+    for case in plan.cases:
+        cls = case.allocator.cls
+        sizes = getattr(case.workload.options, "payload", "bytes") == "sizes"
+        if not sizes or case.verify or cls in seen:
+            continue
+        seen.add(cls)
+        status = cls.engine_status()
+        if status:
+            say(f"{cls.name}: {status}")
 
 
 def _stderr(msg: str) -> None:
@@ -457,9 +474,11 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
         say(f"{head(case, n)}: pool {m['pool_pages']} pages, "
             f"ratio {m['effective_ratio']:.3f}"
             + (f", {m['verified_loads']} loads verified" if case.verify else "")
-            + (" (cached)" if cached else f" ({res['elapsed_s']:.1f} s)"))
+            + (" (cached)" if cached else f" ({res['elapsed_s']:.1f} s"
+               + (f", {res['engine']}" if res.get("engine") else "") + ")"))
 
     _say_page_sizes(plan, say)
+    _say_engines(plan, say)
     outcomes = run_cases(cases, plan.dumps, ex, blob_memo, done, started)
     records = [_record(case, plan.dumps[case.dump_path], res)
                for case, res in zip(cases, outcomes, strict=True)]

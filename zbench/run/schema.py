@@ -126,6 +126,8 @@ class CaseRecord(_Record):
     classes: list[ClassRow] | None = None
     migration: dict[str, Any] | None = None
     corpus: dict[str, Any] | None = None
+    #: the native engine a sizes-only case ran on as one batch (zbench.api.sized)
+    engine: str | None = None
     elapsed_s: Finite | None = None
 
     @model_validator(mode="after")

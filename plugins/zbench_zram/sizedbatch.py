@@ -1,0 +1,156 @@
+"""``zram_write_page`` / ``zram_free_page`` over a batch of sizes (:mod:`zbench.api.sized`).
+
+The same write path as :meth:`Zram._write_page <.frontend.Zram._write_page>` and
+:meth:`Zram._free_slot <.frontend.Zram._free_slot>`, for a device with none of the
+post-processing features (no writeback device, recompression, idle marking or
+``mem_limit``): a same-filled page takes a slot and no object; any other is
+``zs_malloc``'d at its compressed size (the whole page at or above the huge cut-off),
+``update_used_max`` reads ``zs_get_total_pages``, the object is written, and only then is
+the old slot of the offset freed.  The allocator's side runs in its native engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from array import array
+from typing import TYPE_CHECKING, Any
+
+from zbench import sized
+
+if TYPE_CHECKING:
+    from .frontend import Zram
+
+_native: Any = None
+if importlib.util.find_spec(f"{__package__}._native") is not None:
+    try:
+        _native = importlib.import_module(f"{__package__}._native")
+    except ImportError:  # built for another Python: the Python loop runs
+        _native = None
+
+_COUNTERS = ("pages_stored", "same_pages", "huge_pages", "huge_pages_since",
+             "compr_data_size", "object_bytes", "mem_used_max")
+
+
+def _sealed(*_args: Any) -> Any:
+    raise RuntimeError("zram: this device ran a sizes-only batch; it takes no further "
+                       "operations (zbench.api.sized)")
+
+
+def _native_loop() -> Any:
+    """``zbench_zram._native`` (``_native.c``), or None: not built, or turned off."""
+    if _native is None or not sized.native_allowed():
+        return None
+    return _native
+
+
+def loop_name(engine: sized.SizedEngine) -> str:
+    """The engine's name and which zram loop runs over it."""
+    c = _native_loop() is not None and getattr(engine, "capsule", None) is not None
+    return f"{engine.name}, zram loop in {'C' if c else 'Python'}"
+
+
+def run_sizes(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
+              on_phase: sized.PhaseHook, progress: sized.ProgressHook | None) -> None:
+    """Every operation of ``batch`` on ``fe`` (empty, no post-processing configured): in C
+    over an engine with a C face (``engine.capsule``, zbench_sized.h), else in Python."""
+    capsule = getattr(engine, "capsule", None)
+    loop = _native_loop()
+    if loop is not None and capsule is not None:
+        _run_c(loop, fe, engine, capsule, batch, on_phase, progress)
+    else:
+        _run_python(fe, engine, batch, on_phase, progress)
+    engine.sync()
+    for name in ("store", "load", "peek", "invalidate", "compact"):
+        setattr(fe, name, _sealed)
+
+
+def _set_counters(fe: Zram, counters: tuple[int, ...]) -> None:
+    for name, value in zip(_COUNTERS, counters, strict=True):
+        setattr(fe, name, value)
+
+
+def _array(seq: Any, code: str) -> array[int]:
+    return seq if isinstance(seq, array) and seq.typecode == code else array(code, seq)
+
+
+def _run_c(loop: Any, fe: Zram, engine: sized.SizedEngine, capsule: Any,
+           batch: sized.SizedBatch, on_phase: sized.PhaseHook,
+           progress: sized.ProgressHook | None) -> None:
+    labels = batch.labels
+
+    def phase(i: int, ops: int, counters: tuple[int, ...]) -> None:
+        _set_counters(fe, counters)
+        engine.sync()
+        fe.phase(labels[i])
+        on_phase(labels[i], ops)
+
+    counters = loop.run(_array(batch.kinds, "b"), _array(batch.offsets, "q"),
+                        _array(batch.sizes, "i"), _array(batch.fill, "b"), capsule,
+                        fe._same_any, fe._huge_min, fe.page_size, phase, progress)
+    _set_counters(fe, counters)
+
+
+def _run_python(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
+                on_phase: sized.PhaseHook, progress: sized.ProgressHook | None) -> None:
+    """The loop of ``_native.c`` in Python, for an engine with no C face."""
+    malloc, free, write, pool_pages = engine.malloc, engine.free, engine.write, engine.pool_pages
+    same_any, huge_min, page_size = fe._same_any, fe._huge_min, fe.page_size
+    # offset -> (handle, size, huge), or None for a same-filled slot
+    table: dict[int, tuple[int, int, bool] | None] = {}
+    stored = same = huge_n = huge_since = compr = obj = used_max = 0
+    kinds, offsets, sizes, fill, labels = (batch.kinds, batch.offsets, batch.sizes,
+                                           batch.fill, batch.labels)
+    PHASE, INVALIDATE, STORE_CLEAN = sized.PHASE, sized.INVALIDATE, sized.STORE_CLEAN
+    ZERO_FILLED, WORD_FILLED = sized.ZERO_FILLED, sized.WORD_FILLED
+    ops = 0
+    for i in range(len(kinds)):
+        kind = kinds[i]
+        if kind == PHASE:
+            _set_counters(fe, (stored, same, huge_n, huge_since, compr, obj, used_max))
+            engine.sync()
+            fe.phase(labels[i])
+            on_phase(labels[i], ops)
+            continue
+        offset = offsets[i]
+        if kind == INVALIDATE or not (kind == STORE_CLEAN and offset in table):
+            new: tuple[int, int, bool] | None = None
+            if kind != INVALIDATE:
+                code = fill[i]
+                if not (code == ZERO_FILLED or (code == WORD_FILLED and same_any)):
+                    size = sizes[i]
+                    huge = size >= huge_min
+                    if huge:
+                        size = page_size
+                    handle = malloc(size)
+                    used = pool_pages()
+                    if used > used_max:  # update_used_max
+                        used_max = used
+                    write(handle)
+                    new = (handle, size, huge)
+            if offset in table:  # zram_free_page of the old slot
+                old = table.pop(offset)
+                stored -= 1
+                if old is None:
+                    same -= 1
+                else:
+                    free(old[0])
+                    compr -= old[1]
+                    obj -= old[1]
+                    if old[2]:
+                        huge_n -= 1
+            if kind != INVALIDATE:
+                table[offset] = new
+                stored += 1
+                if new is None:
+                    same += 1
+                else:
+                    compr += new[1]
+                    obj += new[1]
+                    if new[2]:
+                        huge_n += 1
+                        huge_since += 1
+        ops += 1
+        if not ops & 4095 and progress is not None:  # every 4096 operations
+            progress(ops)
+    _set_counters(fe, (stored, same, huge_n, huge_since, compr, obj, used_max))

@@ -1,0 +1,109 @@
+"""The pool's C engine for sizes-only runs (``_native.c``, :mod:`zbench.api.sized`).
+
+``_native.SizedPool`` is ``zs_malloc`` / ``zs_free`` placement with the state in C: the
+class table, the fullness scheme and the ``insert_zspage`` policy come from this pool's
+rules (every kernel version the model follows), so it places every object where
+:meth:`ZsPool.malloc <.pool.ZsPool.malloc>` would and counts what the model counts.
+:class:`ZsSizedEngine` hands its counters back to the pool (``sync``), after which the
+pool reports them as its own.  Built at install when a C compiler is there
+(``setup.py``, an optional extension); without it the Python model runs every case.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from array import array
+from typing import TYPE_CHECKING, Any
+
+from zbench import sized
+
+from .fullness import InuseRatioFullness
+from .rules import InsertPolicy
+
+if TYPE_CHECKING:
+    from .pool import ZsPool
+
+_native: Any
+if importlib.util.find_spec(f"{__package__}._native") is None:
+    # not built: no C compiler (or no Python headers) when zbench was installed
+    _native, _WHY = None, "not built (no C compiler when zbench was installed)"
+else:
+    try:
+        _native = importlib.import_module(f"{__package__}._native")
+        _WHY = ""
+    except ImportError as exc:  # built for another Python, say
+        _native, _WHY = None, f"not loadable ({exc})"
+
+_INSERT = {InsertPolicy.HEAD: 0, InsertPolicy.INUSE_TAIL: 1, InsertPolicy.INUSE_SECOND: 2}
+ENGINE = "C engine zbench_zsmalloc._native"
+
+
+def status() -> str:
+    """What runs a sizes-only batch: the C engine, or the Python model and why."""
+    if _native is None:
+        return f"sizes-only batches: the Python model; the C engine is {_WHY}"
+    if not sized.native_allowed():
+        return ("sizes-only batches: the Python model; the C engine is turned off "
+                "(ZBENCH_NATIVE=0)")
+    return f"sizes-only batches: {ENGINE}; other cases: the Python model"
+
+
+def _sealed(*_args: Any) -> Any:
+    raise RuntimeError("zsmalloc: this pool ran a sizes-only batch on its C engine; its "
+                       "state stays there (zbench.api.sized)")
+
+
+class ZsSizedEngine:
+    """The C pool's calls, and ``sync`` back into the Python pool's counters."""
+
+    __slots__ = ("_pool", "_c", "malloc", "free", "write", "pool_pages")
+    name = ENGINE
+
+    def __init__(self, pool: ZsPool, c: Any) -> None:
+        self._pool, self._c = pool, c
+        self.malloc, self.free, self.write = c.malloc, c.free, c.write
+        self.pool_pages = c.pool_pages
+
+    @property
+    def capsule(self) -> Any:
+        """The engine's C face (``struct zbench_sized_ops``, zbench/include/zbench_sized.h),
+        for a front end's loop in C."""
+        return self._c.capsule
+
+    def sync(self) -> None:
+        """The pool's and its classes' counters, and the frames' counts, from the C state;
+        the pool's object calls raise from now on (its zspages are in C)."""
+        pool, c = self._pool, self._c
+        n = c.counters()
+        pool.pages_allocated = n["pages_allocated"]
+        pool.nr_zspages = n["nr_zspages"]
+        pool.bytes_written = n["bytes_written"]
+        pool.page_crossing_copies = n["page_crossing_copies"]
+        for cls, (allocated, used, list_ops, groups) in zip(pool.table.distinct,
+                                                            c.class_counters(), strict=True):
+            cls.obj_allocated, cls.obj_used, cls.list_ops = allocated, used, list_ops
+            cls.group_count[:] = groups
+        pool.frames.held_outside(n["frames_allocated"], n["frames_freed"], n["frames_peak"])
+        for name in ("malloc", "free", "write", "read", "compact", "locate", "malloc_keyed"):
+            setattr(pool, name, _sealed)
+
+
+def sized_engine(pool: ZsPool) -> ZsSizedEngine | None:
+    """The C engine for ``pool``, or ``None``: not built, turned off, the pool not empty or
+    its frames keeping bytes."""
+    if (_native is None or not sized.native_allowed() or pool.frames.payload
+            or pool.pages_allocated or pool.handles.live):
+        return None
+    distinct = pool.table.distinct
+    index = {id(c): i for i, c in enumerate(distinct)}
+    words = array("i")
+    for c in distinct:
+        words.extend((c.size, c.pages_per_zspage, c.objs_per_zspage, int(c.huge)))
+    class_of = array("i", (index[id(pool.class_of(max(s, 1)))]
+                           for s in range(pool.max_alloc_size + 1)))
+    inuse_ratio = isinstance(pool.fullness, InuseRatioFullness)
+    c = _native.SizedPool(pool.page_size, words.tobytes(), class_of.tobytes(),
+                          int(inuse_ratio), _INSERT[pool.rules.insert],
+                          bytes(pool.fullness.alloc_order))
+    return ZsSizedEngine(pool, c)

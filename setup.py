@@ -1,0 +1,23 @@
+"""The optional C engines of the built-in models (docs/scale.md, "Native engines").
+
+Everything else is in pyproject.toml.  Both extensions are optional: without a C compiler
+(or Python's headers) the build goes on without them and the Python models run every case
+(``zbench plugins`` says which).
+"""
+
+from setuptools import Extension, setup
+
+#: zbench_sized.h: the C face of an allocator's engine (zbench/api/sized.py)
+INCLUDE = ["zbench/include"]
+HEADERS = ["zbench/include/zbench_sized.h"]
+
+setup(ext_modules=[
+    # zs_malloc / zs_free placement with the state in C (plugins/zbench_zsmalloc/native.py)
+    Extension("zbench_zsmalloc._native", ["plugins/zbench_zsmalloc/_native.c"],
+              include_dirs=INCLUDE, depends=HEADERS, extra_compile_args=["-O2"],
+              optional=True),
+    # zram's write path over a batch of sizes (plugins/zbench_zram/sizedbatch.py)
+    Extension("zbench_zram._native", ["plugins/zbench_zram/_native.c"],
+              include_dirs=INCLUDE, depends=HEADERS, extra_compile_args=["-O2"],
+              optional=True),
+])
