@@ -24,7 +24,7 @@ from zbench import KernelVersion
 from zbench import same_filled_word as zbench_same_filled
 from zbench.api import sized
 from zbench.run.runner import run_suite_data
-from zbench.sim.sized import zeros
+from zbench.sim.sized import SizedPages, SizesOnlyCompressor, zeros
 from zbench.sim.sizeframes import SizeFrames
 
 pytestmark = pytest.mark.skipif(native._native is None,
@@ -54,7 +54,9 @@ def _device(kernels: tuple[str, str], chain: int) -> tuple[Zram, ZsPool, SizeFra
     # CONFIG_ZSMALLOC_CHAIN_SIZE exists from 6.3; before, the chain is 4
     chain_opt = {"chain_size": chain} if KernelVersion(kernels[1]) >= "6.3" else {}
     pool = ZsPool(ZsPool.Options(kernel=kernels[1], **chain_opt), frames)
-    return Zram(Zram.Options(kernel=kernels[0]), pool, Lz4(Lz4.Options())), pool, frames
+    # the case's compressor on the sizes-only path: a load decompresses nothing
+    comp = SizesOnlyCompressor(Lz4(Lz4.Options()), SizedPages(1, PAGE))
+    return Zram(Zram.Options(kernel=kernels[0]), pool, comp), pool, frames
 
 
 def _figures(fe: Zram, pool: ZsPool, frames: SizeFrames) -> dict[str, Any]:
@@ -74,6 +76,8 @@ def _reference(kernels: tuple[str, str], chain: int, batch: sized.SizedBatch
             phases.append(_figures(fe, pool, frames))
         elif kind == sized.INVALIDATE:
             fe.invalidate(off)
+        elif kind == sized.LOAD:
+            fe.load(off)
         else:
             fe.store(off, _Page(batch.fill[i], batch.sizes[i], kind == sized.STORE_CLEAN))
     return _figures(fe, pool, frames), phases
@@ -106,6 +110,7 @@ _op = st.one_of(
     st.tuples(st.just(sized.STORE_CLEAN), st.integers(0, 40), st.integers(1, PAGE),
               st.just(sized.NOT_FILLED)),
     st.tuples(st.just(sized.INVALIDATE), st.integers(0, 40), st.just(0), st.just(0)),
+    st.tuples(st.just(sized.LOAD), st.integers(0, 40), st.just(0), st.just(0)),
     st.tuples(st.just(sized.PHASE), st.just(0), st.just(0), st.just(0)),
 )
 
@@ -146,6 +151,8 @@ def test_a_long_churn_of_sizes_equals_the_python_model(kernels: tuple[str, str],
         r = rng.random()
         if r < 0.2:
             ops.append((sized.INVALIDATE, rng.randrange(400), 0, 0))
+        elif r < 0.35:
+            ops.append((sized.LOAD, rng.randrange(400), 0, 0))
         else:
             size = min(PAGE, int(rng.expovariate(1 / 1200)) + 1)
             ops.append((sized.STORE, rng.randrange(400), size, sized.NOT_FILLED))
@@ -156,6 +163,7 @@ def test_a_long_churn_of_sizes_equals_the_python_model(kernels: tuple[str, str],
     assert got == ref
     assert ref[0]["stats"]["zspages"] > 20  # the churn really allocated and freed zspages
     assert ref[0]["frames"][1] > 0
+    assert ref[0]["stats"]["bytes_read"] > 0  # loads read objects
 
 
 def test_after_a_batch_the_pool_takes_no_further_operation(loop: str) -> None:
@@ -184,8 +192,8 @@ def test_zram_with_post_processing_takes_no_batch() -> None:
     assert fe.sizes_engine() is None
 
 
-def _fill_suite(tmp: Path, name: str, options: dict[str, Any],
-                monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def _suite(tmp: Path, name: str, workload: dict[str, Any],
+           monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ZBENCH_CACHE", str(tmp / f"cache-{name}"))  # no case from the other run
     data = {"name": name, "seed": 5, "dumps": [str(ROOT / "dumps" / "default.zbdump")],
             "compressors": ["lz4"],
@@ -194,7 +202,7 @@ def _fill_suite(tmp: Path, name: str, options: dict[str, Any],
             "allocators": [{"name": "zsmalloc", "options": {"kernel": "6.18"}},
                            {"name": "zsmalloc", "label": "zs-4.9",
                             "options": {"kernel": "4.9"}}],
-            "workloads": [{"name": "fill", "options": options}]}
+            "workloads": [workload]}
     return run_suite_data(data, base=tmp, report=lambda _m: None)
 
 
@@ -202,18 +210,23 @@ def _case_figures(res: dict[str, Any]) -> list[Any]:
     return [(c["id"], c["metrics"], c["phases"], c["classes"]) for c in res["cases"]]
 
 
-@pytest.mark.parametrize("options", [
-    {"scale_pages": 6000, "zero_filled_pct": 5, "same_filled_pct": 2},
-    {"order": "shuffle", "pages": "second-half", "same_filled_pct": 3},
-], ids=["scaled", "shuffled-half"])
-def test_a_fill_case_in_one_batch_equals_the_case_op_by_op(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> None:
-    """The whole case (corpus, compressed sizes, fill's op_arrays, the phase) both ways."""
-    opts = {**options, "payload": "sizes"}
-    batched = _fill_suite(tmp_path, "batched", opts, monkeypatch)
+@pytest.mark.parametrize("workload", [
+    {"name": "fill", "options": {"scale_pages": 6000, "zero_filled_pct": 5,
+                                 "same_filled_pct": 2}},
+    {"name": "fill", "options": {"order": "shuffle", "pages": "second-half",
+                                 "same_filled_pct": 3}},
+    {"name": "zipf", "options": {"resident_pct": 50, "write_pct": 30, "zero_filled_pct": 5}},
+    {"name": "pressure", "options": {"rounds": 3, "same_filled_pct": 2}},
+], ids=["fill-scaled", "fill-shuffled-half", "zipf", "pressure"])
+def test_a_case_in_one_batch_equals_the_case_op_by_op(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workload: dict[str, Any]) -> None:
+    """The whole case (corpus, compressed sizes, the operations in arrays, the phases)
+    both ways; zipf's clean stores and loads, and fill's op_arrays, included."""
+    workload = {**workload, "options": {**workload["options"], "payload": "sizes"}}
+    batched = _suite(tmp_path, "batched", workload, monkeypatch)
     assert all(c.get("engine") == f"{native.ENGINE}, zram loop in C" for c in batched["cases"])
     monkeypatch.setenv("ZBENCH_NATIVE", "0")
-    python = _fill_suite(tmp_path, "python", opts, monkeypatch)
+    python = _suite(tmp_path, "python", workload, monkeypatch)
     assert all("engine" not in c for c in python["cases"])
     assert _case_figures(batched) == _case_figures(python)
 

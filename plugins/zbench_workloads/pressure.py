@@ -27,6 +27,7 @@ class Pressure(Workload):
     name = "pressure"
     description = "store the corpus several times over without reuse: past the pool limit"
     Options = PressureOptions
+    op_kinds = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.PHASE})
 
     def operations(self, n_pages: int) -> Iterator[Op]:
         o: PressureOptions = self.options  # type: ignore[assignment]

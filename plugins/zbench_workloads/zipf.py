@@ -37,6 +37,7 @@ class Zipf(Workload):
     name = "zipf"
     description = "Zipf-popular accesses over a working set with LRU swap-out and swap-in"
     Options = ZipfOptions
+    op_kinds = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.PHASE})
 
     def operations(self, n_pages: int) -> Iterator[Op]:
         o: ZipfOptions = self.options  # type: ignore[assignment]

@@ -12,7 +12,10 @@
  *     zs_get_total_pages; the object is written; then the offset's old slot is freed;
  *   zram_free_page: a same-filled slot gives back its count, any other its object, its
  *     bytes and, when huge, its huge count;
- *   a clean store (the page unchanged since it was read) of a valid slot is skipped.
+ *   a clean store (the page unchanged since it was read) of a valid slot is skipped;
+ *   zram_read_page: a same-filled slot is filled in, no object read; any other object
+ *     is read (zs_obj_read_begin) and, unless huge, decompressed (nothing to decompress
+ *     on the sizes-only path).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,7 +25,7 @@
 #include "zbench_sized.h"
 
 /* the batch's kind and fill codes (zbench.api.sized) */
-enum { K_STORE = 0, K_INVALIDATE = 2, K_PHASE = 5, K_STORE_CLEAN = 6 };
+enum { K_STORE = 0, K_LOAD = 1, K_INVALIDATE = 2, K_PHASE = 5, K_STORE_CLEAN = 6 };
 enum { F_NOT = 0, F_ZERO = 1, F_WORD = 2 };
 enum { S_EMPTY = 0, S_SAME = 1, S_OBJECT = 2 };
 
@@ -140,7 +143,10 @@ static PyObject *zram_run(PyObject *self, PyObject *args)
 			Py_DECREF(r);
 			continue;
 		}
-		if (kind == K_INVALIDATE) {
+		if (kind == K_LOAD) {
+			if (s->state == S_OBJECT && ops->read(ops->pool, s->handle))
+				goto out;
+		} else if (kind == K_INVALIDATE) {
 			if (s->state != S_EMPTY && free_slot(ops, s, &c))
 				goto out;
 		} else if (kind == K_STORE || kind == K_STORE_CLEAN) {

@@ -6,7 +6,8 @@ post-processing features (no writeback device, recompression, idle marking or
 ``mem_limit``): a same-filled page takes a slot and no object; any other is
 ``zs_malloc``'d at its compressed size (the whole page at or above the huge cut-off),
 ``update_used_max`` reads ``zs_get_total_pages``, the object is written, and only then is
-the old slot of the offset freed.  The allocator's side runs in its native engine.
+the old slot of the offset freed.  A load reads the slot's object, if it has one.  The
+allocator's side runs in its native engine.
 """
 
 from __future__ import annotations
@@ -94,14 +95,16 @@ def _run_c(loop: Any, fe: Zram, engine: sized.SizedEngine, capsule: Any,
 def _run_python(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
                 on_phase: sized.PhaseHook, progress: sized.ProgressHook | None) -> None:
     """The loop of ``_native.c`` in Python, for an engine with no C face."""
-    malloc, free, write, pool_pages = engine.malloc, engine.free, engine.write, engine.pool_pages
+    malloc, free, write, read = engine.malloc, engine.free, engine.write, engine.read
+    pool_pages = engine.pool_pages
     same_any, huge_min, page_size = fe._same_any, fe._huge_min, fe.page_size
     # offset -> (handle, size, huge), or None for a same-filled slot
     table: dict[int, tuple[int, int, bool] | None] = {}
     stored = same = huge_n = huge_since = compr = obj = used_max = 0
     kinds, offsets, sizes, fill, labels = (batch.kinds, batch.offsets, batch.sizes,
                                            batch.fill, batch.labels)
-    PHASE, INVALIDATE, STORE_CLEAN = sized.PHASE, sized.INVALIDATE, sized.STORE_CLEAN
+    PHASE, LOAD, INVALIDATE = sized.PHASE, sized.LOAD, sized.INVALIDATE
+    STORE_CLEAN = sized.STORE_CLEAN
     ZERO_FILLED, WORD_FILLED = sized.ZERO_FILLED, sized.WORD_FILLED
     ops = 0
     for i in range(len(kinds)):
@@ -113,7 +116,11 @@ def _run_python(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
             on_phase(labels[i], ops)
             continue
         offset = offsets[i]
-        if kind == INVALIDATE or not (kind == STORE_CLEAN and offset in table):
+        if kind == LOAD:  # zram_read_page: a same-filled slot reads no object
+            slot = table.get(offset)
+            if slot is not None:
+                read(slot[0])
+        elif kind == INVALIDATE or not (kind == STORE_CLEAN and offset in table):
             new: tuple[int, int, bool] | None = None
             if kind != INVALIDATE:
                 code = fill[i]

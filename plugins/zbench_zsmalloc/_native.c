@@ -65,7 +65,7 @@ typedef struct {
 	int32_t *h_free;
 	Py_ssize_t nr_h_free, h_free_cap;
 	int64_t live_handles;
-	int64_t pages_allocated, nr_zspages, bytes_written, page_crossing_copies;
+	int64_t pages_allocated, nr_zspages, bytes_written, bytes_read, page_crossing_copies;
 	int64_t frames_allocated, frames_freed, frames_peak;
 	struct zbench_sized_ops ops; /* what engine.capsule hands a native front end */
 } SizedPool;
@@ -417,6 +417,34 @@ static int zs_write(void *p, int64_t handle)
 	return 0;
 }
 
+/* zs_obj_read_begin (zs_map_object before 6.15) of the whole object: counted */
+static int zs_read(void *p, int64_t handle)
+{
+	SizedPool *pool = p;
+	Py_ssize_t slot = live_slot(pool, handle);
+	zs_class *c;
+	int64_t n, at;
+
+	if (slot < 0)
+		return -1;
+	c = &pool->classes[pool->zspages[pool->h_zspage[slot]].cls];
+	n = pool->h_size[slot];
+	pool->bytes_read += n;
+	at = ((int64_t)pool->h_idx[slot] * c->size) % pool->page_size;
+	if (!c->huge && at + ZS_HANDLE_SIZE + n > pool->page_size)
+		pool->page_crossing_copies++;
+	return 0;
+}
+
+static PyObject *SizedPool_read(SizedPool *pool, PyObject *arg)
+{
+	int64_t handle;
+
+	if (arg_handle(arg, &handle) || zs_read(pool, handle))
+		return NULL;
+	Py_RETURN_NONE;
+}
+
 static int64_t zs_pool_pages(void *p)
 {
 	return ((SizedPool *)p)->pages_allocated;
@@ -495,10 +523,11 @@ static PyObject *SizedPool_class_counters(SizedPool *pool, PyObject *unused)
 
 static PyObject *SizedPool_counters(SizedPool *pool, PyObject *unused)
 {
-	return Py_BuildValue("{sLsLsLsLsLsLsLsL}",
+	return Py_BuildValue("{sLsLsLsLsLsLsLsLsL}",
 			     "pages_allocated", (long long)pool->pages_allocated,
 			     "nr_zspages", (long long)pool->nr_zspages,
 			     "bytes_written", (long long)pool->bytes_written,
+			     "bytes_read", (long long)pool->bytes_read,
 			     "page_crossing_copies", (long long)pool->page_crossing_copies,
 			     "frames_allocated", (long long)pool->frames_allocated,
 			     "frames_freed", (long long)pool->frames_freed,
@@ -589,6 +618,7 @@ static int SizedPool_init(SizedPool *pool, PyObject *args, PyObject *kwds)
 	pool->ops.malloc = zs_malloc;
 	pool->ops.free = zs_free;
 	pool->ops.write = zs_write;
+	pool->ops.read = zs_read;
 	pool->ops.pool_pages = zs_pool_pages;
 	PyBuffer_Release(&cls_buf);
 	PyBuffer_Release(&of_buf);
@@ -625,6 +655,8 @@ static PyMethodDef SizedPool_methods[] = {
 	{"free", (PyCFunction)SizedPool_free, METH_O, "zs_free(handle)"},
 	{"write", (PyCFunction)SizedPool_write, METH_O,
 	 "zs_obj_write of the handle's object (counted, no bytes kept)"},
+	{"read", (PyCFunction)SizedPool_read, METH_O,
+	 "zs_obj_read_begin of the handle's object (counted, no bytes read)"},
 	{"pool_pages", (PyCFunction)SizedPool_pool_pages, METH_NOARGS,
 	 "zs_get_total_pages"},
 	{"class_counters", (PyCFunction)SizedPool_class_counters, METH_NOARGS,

@@ -57,12 +57,12 @@ def _sealed(*_args: Any) -> Any:
 class ZsSizedEngine:
     """The C pool's calls, and ``sync`` back into the Python pool's counters."""
 
-    __slots__ = ("_pool", "_c", "malloc", "free", "write", "pool_pages")
+    __slots__ = ("_pool", "_c", "malloc", "free", "write", "read", "pool_pages")
     name = ENGINE
 
     def __init__(self, pool: ZsPool, c: Any) -> None:
         self._pool, self._c = pool, c
-        self.malloc, self.free, self.write = c.malloc, c.free, c.write
+        self.malloc, self.free, self.write, self.read = c.malloc, c.free, c.write, c.read
         self.pool_pages = c.pool_pages
 
     @property
@@ -79,6 +79,7 @@ class ZsSizedEngine:
         pool.pages_allocated = n["pages_allocated"]
         pool.nr_zspages = n["nr_zspages"]
         pool.bytes_written = n["bytes_written"]
+        pool.bytes_read = n["bytes_read"]
         pool.page_crossing_copies = n["page_crossing_copies"]
         for cls, (allocated, used, list_ops, groups) in zip(pool.table.distinct,
                                                             c.class_counters(), strict=True):

@@ -3,9 +3,9 @@ native engine (docs/scale.md, "Native engines").
 
 A case on the sizes-only path (``payload: sizes``, no verify) keeps no object bytes, so
 what a model decides depends only on the sizes.  When its workload declares the kinds of
-operations it yields (:attr:`zbench.Workload.op_kinds`) and they are stores,
-invalidations and phases only, the core hands the whole operation stream to the front
-end as one :class:`SizedBatch` (:meth:`zbench.FrontEnd.run_sizes`).  A front end that
+operations it yields (:attr:`zbench.Workload.op_kinds`) and they are stores, loads,
+invalidations and phases only, the core hands the whole operation stream to the front end
+as one :class:`SizedBatch` (:meth:`zbench.FrontEnd.run_sizes`).  A front end that
 takes it runs its write path over the allocator's :class:`SizedEngine`
 (:meth:`zbench.Allocator.sized_engine`): the same placement, with the state in native
 code.  The Python models stay the reference and the fallback: every figure a batch run
@@ -28,8 +28,8 @@ NATIVE_ENV = "ZBENCH_NATIVE"
 
 #: :attr:`SizedBatch.kinds` codes: the operations' :data:`~zbench.api.workload.OP_CODE`,
 #: and a clean store (the page unchanged since it was loaded: ``Op.label == "clean"``)
-STORE, INVALIDATE, PHASE = (OP_CODE[OpKind.STORE], OP_CODE[OpKind.INVALIDATE],
-                            OP_CODE[OpKind.PHASE])
+STORE, LOAD, INVALIDATE, PHASE = (OP_CODE[OpKind.STORE], OP_CODE[OpKind.LOAD],
+                                  OP_CODE[OpKind.INVALIDATE], OP_CODE[OpKind.PHASE])
 STORE_CLEAN = len(OP_CODE)
 #: :attr:`SizedBatch.fill` codes: the page is not same-filled, filled with zeros, or
 #: filled with another repeated 8-byte word
@@ -44,10 +44,10 @@ def native_allowed() -> bool:
 @dataclass
 class SizedBatch:
     """A workload's operations, one entry each, in arrays: ``kinds[i]`` (STORE,
-    STORE_CLEAN, INVALIDATE or PHASE), ``offsets[i]`` (the slot; 0 for a phase) and, for a store,
-    ``sizes[i]`` (the page's compressed size: what the compressor returned for it) and
-    ``fill[i]`` (whether the page is same-filled, by :func:`zbench.same_filled_word`);
-    a phase's label is ``labels[i]``."""
+    STORE_CLEAN, LOAD, INVALIDATE or PHASE), ``offsets[i]`` (the slot; 0 for a phase)
+    and, for a store, ``sizes[i]`` (the page's compressed size: what the compressor
+    returned for it) and ``fill[i]`` (whether the page is same-filled, by
+    :func:`zbench.same_filled_word`); a phase's label is ``labels[i]``."""
 
     kinds: Sequence[int] = field(default_factory=lambda: array("b"))
     offsets: Sequence[int] = field(default_factory=lambda: array("q"))
@@ -69,10 +69,11 @@ ProgressHook = Callable[[int], None]
 class SizedEngine(Protocol):
     """An allocator's placement with its state in native code, for a sizes-only run.
 
-    ``malloc``, ``free`` and ``pool_pages`` are the allocator's own; ``write(handle)``
-    counts the copy of the object's bytes the allocator would make (``zs_obj_write``)
-    without keeping them.  ``sync()`` makes the allocator's reporting methods (``stats``,
-    ``pool_pages``, ``slot_bytes``, ``size_classes``, ...) and its frames' counters
+    ``malloc``, ``free`` and ``pool_pages`` are the allocator's own; ``write(handle)`` and
+    ``read(handle)`` count the copies of the object's bytes the allocator would make
+    (``zs_obj_write``, ``zs_obj_read_begin``) without making them.  ``sync()`` makes the
+    allocator's reporting methods (``stats``, ``pool_pages``, ``slot_bytes``,
+    ``size_classes``, ...) and its frames' counters
     report the engine's state as of now.  After a batch run the allocator's state stays
     in the engine: the allocator takes no further operations."""
 
@@ -84,6 +85,8 @@ class SizedEngine(Protocol):
     def free(self, handle: int, /) -> None: ...
 
     def write(self, handle: int, /) -> None: ...
+
+    def read(self, handle: int, /) -> None: ...
 
     def pool_pages(self) -> int: ...
 

@@ -92,7 +92,7 @@ class Workload(abc.ABC):
     #: True if the workload emits STOREs with an explicit compressed ``size``.
     sized_stores: ClassVar[bool] = False
     #: The kinds of operation :meth:`operations` yields, when the workload declares them:
-    #: a sizes-only case of a workload that yields only STORE, INVALIDATE and PHASE may
+    #: a sizes-only case of a workload that yields only STORE, LOAD, INVALIDATE and PHASE may
     #: run in one batch on a native engine (:mod:`zbench.api.sized`).  ``None`` (the
     #: default): not declared, the case runs operation by operation.  A workload that
     #: yields a kind it did not declare fails its case.

@@ -25,6 +25,8 @@ struct zbench_sized_ops {
 	int (*free)(void *pool, int64_t handle);
 	/* zs_obj_write of the handle's whole object: counted, no bytes kept */
 	int (*write)(void *pool, int64_t handle);
+	/* zs_obj_read_begin of the handle's whole object: counted, no bytes read */
+	int (*read)(void *pool, int64_t handle);
 	/* zs_get_total_pages */
 	int64_t (*pool_pages)(void *pool);
 };

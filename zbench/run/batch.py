@@ -2,10 +2,9 @@
 turned into a :class:`~zbench.api.sized.SizedBatch` and handed to the front end.
 
 Only the operations a batch can carry are taken: stores (of corpus pages, clean or not),
-invalidations and phases.  Whether a case can run this way is known before its first
-operation: the workload declares its kinds (``Workload.op_kinds``) and the front end
-answers for itself and its allocator (``FrontEnd.run_sizes`` returns False, having
-done nothing, when it cannot)."""
+loads, invalidations and phases.  Whether a case can run this way is known before its
+first operation: the workload declares its kinds (``Workload.op_kinds``) and the front
+end answers for itself and its allocator (``FrontEnd.sizes_engine``)."""
 
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ from zbench.input.compcache import CompressedPages
 from zbench.input.corpus import Corpus
 
 #: what a batch carries
-BATCH_KINDS = frozenset({OpKind.STORE, OpKind.INVALIDATE, OpKind.PHASE})
+BATCH_KINDS = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.PHASE})
 _CODES = frozenset(OP_CODE[k] for k in BATCH_KINDS)
 #: operations taken from a workload's generator at a time
 _CHUNK = 1 << 16
@@ -71,7 +70,8 @@ def build_batch(workload: Workload, corpus: Corpus, comp: CompressedPages) -> Si
     (``CompressedPages.source_sizes``: what the sizes-only page's ``compressed`` is); a
     kind the workload did not declare fails the case."""
     ops = workload.op_arrays(corpus.n_pages) or _from_generator(workload, corpus.n_pages)
-    bad = set(ops.kinds) - _CODES
+    declared = {OP_CODE[k] for k in type(workload).op_kinds or ()}
+    bad = set(ops.kinds) - (declared & _CODES)
     if bad:
         names = sorted(k.name for k, c in OP_CODE.items() if c in bad)
         raise PluginError(f"workload {workload.name}: yielded {', '.join(names)}, which "
