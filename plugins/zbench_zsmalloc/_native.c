@@ -398,10 +398,10 @@ static PyObject *SizedPool_free(SizedPool *pool, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-/* zs_obj_write of the handle's whole object: the copy counted, no bytes kept */
-static int zs_write(void *p, int64_t handle)
+/* a copy of the handle's whole object in or out: counted in *bytes, and once more in
+ * page_crossing_copies when the object straddles a page boundary; no bytes move */
+static int count_copy(SizedPool *pool, int64_t handle, int64_t *bytes)
 {
-	SizedPool *pool = p;
 	Py_ssize_t slot = live_slot(pool, handle);
 	zs_class *c;
 	int64_t n, at;
@@ -410,30 +410,32 @@ static int zs_write(void *p, int64_t handle)
 		return -1;
 	c = &pool->classes[pool->zspages[pool->h_zspage[slot]].cls];
 	n = pool->h_size[slot];
-	pool->bytes_written += n;
+	*bytes += n;
 	at = ((int64_t)pool->h_idx[slot] * c->size) % pool->page_size;
 	if (!c->huge && at + ZS_HANDLE_SIZE + n > pool->page_size)
 		pool->page_crossing_copies++;
 	return 0;
 }
 
-/* zs_obj_read_begin (zs_map_object before 6.15) of the whole object: counted */
+/* zs_obj_write of the handle's whole object */
+static int zs_write(void *p, int64_t handle)
+{
+	return count_copy(p, handle, &((SizedPool *)p)->bytes_written);
+}
+
+/* zs_obj_read_begin (zs_map_object before 6.15) of the whole object */
 static int zs_read(void *p, int64_t handle)
 {
-	SizedPool *pool = p;
-	Py_ssize_t slot = live_slot(pool, handle);
-	zs_class *c;
-	int64_t n, at;
+	return count_copy(p, handle, &((SizedPool *)p)->bytes_read);
+}
 
-	if (slot < 0)
-		return -1;
-	c = &pool->classes[pool->zspages[pool->h_zspage[slot]].cls];
-	n = pool->h_size[slot];
-	pool->bytes_read += n;
-	at = ((int64_t)pool->h_idx[slot] * c->size) % pool->page_size;
-	if (!c->huge && at + ZS_HANDLE_SIZE + n > pool->page_size)
-		pool->page_crossing_copies++;
-	return 0;
+static PyObject *SizedPool_write(SizedPool *pool, PyObject *arg)
+{
+	int64_t handle;
+
+	if (arg_handle(arg, &handle) || zs_write(pool, handle))
+		return NULL;
+	Py_RETURN_NONE;
 }
 
 static PyObject *SizedPool_read(SizedPool *pool, PyObject *arg)
@@ -448,15 +450,6 @@ static PyObject *SizedPool_read(SizedPool *pool, PyObject *arg)
 static int64_t zs_pool_pages(void *p)
 {
 	return ((SizedPool *)p)->pages_allocated;
-}
-
-static PyObject *SizedPool_write(SizedPool *pool, PyObject *arg)
-{
-	int64_t handle;
-
-	if (arg_handle(arg, &handle) || zs_write(pool, handle))
-		return NULL;
-	Py_RETURN_NONE;
 }
 
 static void capsule_release(PyObject *capsule)
