@@ -190,21 +190,21 @@ class CompressedPages:
         src = self._order[i]
         if src < 0:
             return len(self.get(i))
-        sizes = self._sizes
-        if sizes is None:
-            sizes = self._sizes = array("I", map(len, self._dump_blobs()))
-        return sizes[src]
+        return (self._sizes if self._sizes is not None else self._dump_sizes())[src]
+
+    def _dump_sizes(self) -> array[int]:
+        """The dump pages' compressed lengths, taken once."""
+        if self._sizes is None:
+            self._sizes = array("I", map(len, self._dump_blobs()))
+        return self._sizes
 
     def source_sizes(self) -> list[int]:
         """``size`` by source, not by corpus page: entry ``src`` for a dump page
         (``corpus.order[i] == src >= 0``), entry ``src`` from the end for an injected page
         (``src < 0``, so ``table[corpus.order[i]] == size(i)`` with Python's negative
         indexing)."""
-        if self._sizes is None:
-            self._sizes = array("I", map(len, self._dump_blobs()))
-        words = self.corpus.injected_words()
-        tail = [len(self._fill_blob(w)) for w in reversed(words)]
-        return list(self._sizes) + tail
+        tail = [len(self._fill_blob(w)) for w in reversed(self.corpus.injected_words())]
+        return list(self._dump_sizes()) + tail
 
     def _fill_blob(self, word: int) -> bytes:
         blob = self._fills.get(word)
