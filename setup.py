@@ -1,6 +1,6 @@
 """The optional C engines of the built-in models (docs/scale.md, "Native engines").
 
-Everything else is in pyproject.toml.  Both extensions are optional: without a C compiler
+Everything else is in pyproject.toml.  Every extension is optional: without a C compiler
 (or Python's headers) the build goes on without them and the Python models run every case
 (``zbench plugins`` says which).
 """
@@ -13,11 +13,16 @@ HEADERS = ["zbench/include/zbench_sized.h"]
 
 setup(ext_modules=[
     # zs_malloc / zs_free placement with the state in C (plugins/zbench_zsmalloc/native.py)
-    Extension("zbench_zsmalloc._native", ["plugins/zbench_zsmalloc/_native.c"],
+    Extension("zbench_zsmalloc._native", ["plugins/zbench_zsmalloc/_native.c",
+                                          "plugins/zbench_zsmalloc/zspool.c"],
+              include_dirs=INCLUDE, depends=[*HEADERS, "plugins/zbench_zsmalloc/zspool.h"],
+              extra_compile_args=["-O2"], optional=True),
+    # zram's write and read paths over a batch (plugins/zbench_zram/sizedbatch.py)
+    Extension("zbench_zram._native", ["plugins/zbench_zram/_native.c"],
               include_dirs=INCLUDE, depends=HEADERS, extra_compile_args=["-O2"],
               optional=True),
-    # zram's write path over a batch of sizes (plugins/zbench_zram/sizedbatch.py)
-    Extension("zbench_zram._native", ["plugins/zbench_zram/_native.c"],
+    # lz4's C face over python-lz4's own liblz4 (plugins/zbench_compressors/lz4_native.py)
+    Extension("zbench_compressors._lz4face", ["plugins/zbench_compressors/_lz4face.c"],
               include_dirs=INCLUDE, depends=HEADERS, extra_compile_args=["-O2"],
               optional=True),
 ])

@@ -60,14 +60,14 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
 def test_run_prints_the_latency_table_next_to_fragmentation(timed: tuple[Path, str, Path]
                                                             ) -> None:
     out_dir, stdout, _ = timed
-    frag, lat = stdout.index("Fragmentation"), stdout.index("Latency of the Python models")
+    frag, lat = stdout.index("Fragmentation"), stdout.index("Latency of the models")
     assert frag < lat
     table = stdout[lat:].split("\n\n")[1]
-    for col in ("store µs", "p50", "p99", "compr %", "load µs", "decompr %"):
+    for col in ("in", "store µs", "p50", "p99", "cmp %", "load µs", "dcmp %"):
         assert col in table
     assert "zsmalloc" in table and "zbud" in table
     report = (out_dir / "report.md").read_text()
-    assert "## Latency of the Python models (the model's own cost" in report
+    assert "## Latency of the models (the model's own cost" in report
 
 
 def test_results_hold_pyperf_values_percentiles_and_shares(timed: tuple[Path, str, Path]

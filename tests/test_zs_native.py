@@ -176,11 +176,14 @@ def test_after_a_batch_the_pool_takes_no_further_operation(loop: str) -> None:
         fe.invalidate(0)
 
 
-def test_no_engine_for_frames_that_keep_bytes_or_when_turned_off(
+def test_frames_that_keep_bytes_get_an_engine_that_does_and_none_when_turned_off(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from zbench.api.frames import PageFrames
 
-    assert ZsPool(ZsPool.Options(), PageFrames(PAGE)).sized_engine() is None
+    engine = ZsPool(ZsPool.Options(), PageFrames(PAGE)).sized_engine()
+    assert engine is not None and engine.payload
+    engine = ZsPool(ZsPool.Options(), SizeFrames(PAGE)).sized_engine()
+    assert engine is not None and not engine.payload
     monkeypatch.setenv("ZBENCH_NATIVE", "0")
     assert ZsPool(ZsPool.Options(), SizeFrames(PAGE)).sized_engine() is None
     assert "turned off" in (ZsPool.engine_status() or "")
@@ -248,7 +251,7 @@ def test_fill_op_arrays_are_its_operations() -> None:
 
 def test_the_engine_is_named_in_plugins_and_not_built_says_so(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ZsPool.engine_status() == (f"sizes-only batches: {native.ENGINE}; other cases: "
+    assert ZsPool.engine_status() == (f"batches: {native.ENGINE}; other cases: "
                                       "the Python model")
     monkeypatch.setattr(native, "_native", None)
     monkeypatch.setattr(native, "_WHY", "not built (test)")

@@ -26,9 +26,11 @@ from pydantic import (
     model_serializer,
 )
 
-from zbench import PAGE_SIZE, Compressor, PluginOptions, UserError, hookimpl, suite_path
+from zbench import PAGE_SIZE, Compressor, PluginOptions, UserError, hookimpl, sized, suite_path
 
 from .dictionary import Dictionary, load_dictionary
+from .lz4_native import lz4_codec
+from .lz4_native import status as lz4_status
 
 #: LZ4_loadDict (lib/lz4/lz4_compress.c) loads at most the last 64 KiB of a dictionary and
 #: nothing of one shorter than HASH_UNIT (sizeof(size_t)); backend_lz4.c's
@@ -126,6 +128,15 @@ class Lz4(Compressor):
 
     def decompress(self, data: bytes, size: int) -> bytes:
         return lz4.block.decompress(data, uncompressed_size=size, **self._kw)
+
+    def native_codec(self) -> sized.NativeCodec | None:
+        """python-lz4's own ``LZ4_compress_fast`` / ``LZ4_decompress_safe``
+        (:mod:`.lz4_native`); none with a dictionary (the stream is primed each page)."""
+        return None if self._dict is not None else lz4_codec(self._accel)
+
+    @classmethod
+    def engine_status(cls) -> str | None:
+        return lz4_status()
 
 
 class ZstdOptions(DictionaryOptions):

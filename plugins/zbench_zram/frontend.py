@@ -57,7 +57,7 @@ from .recompress import (
     check_recompression,
     check_threshold,
 )
-from .sizedbatch import loop_name, run_sizes
+from .sizedbatch import can_run_payload, loop_name, run_sizes
 from .writeback import (
     RECOMPRESS_CLEARS_IDLE_SINCE,
     BackingDevice,
@@ -184,7 +184,8 @@ class Zram(FrontEnd):
         self._bdev = BackingDevice(opts.backing_dev.pages) if opts.backing_dev else None
         wb = opts.writeback
         self._wb_limit = wb.limit if wb is not None else None  # zram->bd_wb_limit
-        self._engine: sized.SizedEngine | None = None  # the allocator's, for a sizes-only batch
+        self._engine: sized.SizedEngine | None = None  # the allocator's, for a batch
+        self._codec: sized.NativeCodec | None = None  # the compressor's, for one of payload
 
     @classmethod
     def uses(cls, options: PluginOptions) -> list[tuple[str, str]]:
@@ -217,7 +218,7 @@ class Zram(FrontEnd):
         return ("no writeback device or mem_limit; recompression: no max_pages; "
                 "one slot table, no locking")
 
-    # -- sizes-only batches (sizedbatch.py) --------------------------------------
+    # -- batches on native engines (sizedbatch.py) -----------------------------------
     def sizes_engine(self) -> str | None:
         """A device with no post-processing feature, empty, over an allocator with a
         native engine: that engine."""
@@ -226,13 +227,20 @@ class Zram(FrontEnd):
                 or o.mark_idle is not None or o.writeback is not None or self._table):
             return None
         self._engine = self.allocator.sized_engine()
-        return None if self._engine is None else loop_name(self._engine)
+        if self._engine is None:
+            return None
+        if self._engine.payload:  # the pages' bytes: C all the way, lz4 included
+            self._codec = self.compressor.native_codec()
+            if self._codec is None or not can_run_payload(self._engine):
+                self._engine = None
+                return None
+        return loop_name(self._engine)
 
     def run_sizes(self, batch: sized.SizedBatch, on_phase: sized.PhaseHook,
                   progress: sized.ProgressHook | None) -> None:
         if self._engine is None:
             raise RuntimeError("zram: run_sizes before sizes_engine")
-        run_sizes(self, self._engine, batch, on_phase, progress)
+        run_sizes(self, self._engine, batch, on_phase, progress, self._codec)
 
     def store(self, offset: int, page: Page) -> None:
         if page.clean and offset in self._table:

@@ -1,4 +1,5 @@
-"""``zram_write_page`` / ``zram_free_page`` over a batch of sizes (:mod:`zbench.api.sized`).
+"""``zram_write_page`` / ``zram_free_page`` / ``zram_read_page`` over a batch
+(:mod:`zbench.api.sized`).
 
 The same write path as :meth:`Zram._write_page <.frontend.Zram._write_page>` and
 :meth:`Zram._free_slot <.frontend.Zram._free_slot>`, for a device with none of the
@@ -8,6 +9,12 @@ post-processing features (no writeback device, recompression, idle marking or
 ``update_used_max`` reads ``zs_get_total_pages``, the object is written, and only then is
 the old slot of the offset freed.  A load reads the slot's object, if it has one.  The
 allocator's side runs in its native engine.
+
+A batch of payload (the pages' bytes: ``batch.payload``) runs in C only (``_native.c``),
+over an engine that keeps bytes and the compressor's C face: each store's page is checked
+for same-filling, compressed (or taken from the case's cache) and copied into the
+engine's frames, each load copied out and decompressed, and with ``verify`` checked
+against the page stored.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import importlib.util
 from array import array
 from typing import TYPE_CHECKING, Any
 
-from zbench import sized
+from zbench import VerifyError, sized
 
 if TYPE_CHECKING:
     from .frontend import Zram
@@ -45,19 +52,32 @@ def _native_loop() -> Any:
     return _native
 
 
+def can_run_payload(engine: sized.SizedEngine) -> bool:
+    """A batch of payload runs only in C, over an engine with a C face."""
+    return _native_loop() is not None and getattr(engine, "capsule", None) is not None
+
+
 def loop_name(engine: sized.SizedEngine) -> str:
     """The engine's name and which zram loop runs over it."""
-    c = _native_loop() is not None and getattr(engine, "capsule", None) is not None
-    return f"{engine.name}, zram loop in {'C' if c else 'Python'}"
+    c = can_run_payload(engine)
+    what = ", bytes and lz4 in C" if engine.payload else ""
+    return f"{engine.name}, zram loop in {'C' if c else 'Python'}{what}"
 
 
 def run_sizes(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
-              on_phase: sized.PhaseHook, progress: sized.ProgressHook | None) -> None:
+              on_phase: sized.PhaseHook, progress: sized.ProgressHook | None,
+              codec: sized.NativeCodec | None = None) -> None:
     """Every operation of ``batch`` on ``fe`` (empty, no post-processing configured): in C
-    over an engine with a C face (``engine.capsule``, zbench_sized.h), else in Python."""
+    over an engine with a C face (``engine.capsule``, zbench_sized.h), else in Python;
+    a batch of payload in C with ``codec``, the compressor's C face."""
     capsule = getattr(engine, "capsule", None)
     loop = _native_loop()
-    if loop is not None and capsule is not None:
+    if batch.payload is not None:
+        if loop is None or capsule is None or codec is None or not engine.payload:
+            raise RuntimeError("zram: a batch of payload needs the C loop, an engine that "
+                               "keeps bytes and the compressor's C face")
+        _run_c(loop, fe, engine, capsule, batch, on_phase, progress, codec)
+    elif loop is not None and capsule is not None:
         _run_c(loop, fe, engine, capsule, batch, on_phase, progress)
     else:
         _run_python(fe, engine, batch, on_phase, progress)
@@ -77,8 +97,16 @@ def _array(seq: Any, code: str) -> array[int]:
 
 def _run_c(loop: Any, fe: Zram, engine: sized.SizedEngine, capsule: Any,
            batch: sized.SizedBatch, on_phase: sized.PhaseHook,
-           progress: sized.ProgressHook | None) -> None:
+           progress: sized.ProgressHook | None,
+           codec: sized.NativeCodec | None = None) -> None:
     labels = batch.labels
+    kw: dict[str, Any] = {}
+    pl = batch.payload
+    if pl is not None and codec is not None:
+        kw = {"pages": pl.pages, "sources": _array(pl.sources, "q"), "blobs": pl.blobs,
+              "blob_offs": None if pl.blob_offs is None else _array(pl.blob_offs, "q"),
+              "codec": codec.capsule, "verify": pl.verify, "clocks": pl.clocks,
+              "codec_clocks": pl.codec_clocks}
 
     def phase(i: int, ops: int, counters: tuple[int, ...]) -> None:
         _set_counters(fe, counters)
@@ -86,10 +114,16 @@ def _run_c(loop: Any, fe: Zram, engine: sized.SizedEngine, capsule: Any,
         fe.phase(labels[i])
         on_phase(labels[i], ops)
 
-    counters = loop.run(_array(batch.kinds, "b"), _array(batch.offsets, "q"),
-                        _array(batch.sizes, "i"), _array(batch.fill, "b"), capsule,
-                        fe._same_any, fe._huge_min, fe.page_size, phase, progress)
+    try:
+        counters, verified = loop.run(_array(batch.kinds, "b"), _array(batch.offsets, "q"),
+                                      _array(batch.sizes, "i"), _array(batch.fill, "b"),
+                                      capsule, fe._same_any, fe._huge_min, fe.page_size,
+                                      phase, progress, **kw)
+    except loop.Mismatch as exc:
+        raise VerifyError(str(exc)) from None
     _set_counters(fe, counters)
+    if pl is not None:
+        pl.verified = verified
 
 
 def _run_python(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,

@@ -16,8 +16,9 @@ Modules, one kernel concept each:
 * :mod:`.pool` - ``zs_malloc`` / ``zs_free`` / read / write as a :class:`zbench.Allocator`;
 * :mod:`.compaction` - ``zs_compact`` (4.1, 4.3 and 6.4 algorithms);
 * :mod:`.stats` - the class table and debugfs ``classes`` rows;
-* :mod:`.native` - the C engine of sizes-only batches (``_native.c``: ``zs_malloc`` /
-  ``zs_free`` placement with the state in C, built when a compiler is there).
+* :mod:`.native` - the C engine of batch runs (``zspool.c``, ``_native.c``: ``zs_malloc`` /
+  ``zs_free`` placement and the objects' bytes with the state in C, built when a compiler
+  is there).
 
 Rules were checked against ``torvalds/linux mm/zsmalloc.c`` at cd10add0 (≈4.3)
 and 00cfab35 (≈3.14), a ≈4.14 and a ≈6.7/6.8 copy of the file, and the 6.3

@@ -1,9 +1,11 @@
-"""The pool's C engine for sizes-only runs (``_native.c``, :mod:`zbench.api.sized`).
+"""The pool's C engine for batch runs (``zspool.c``, ``_native.c``, :mod:`zbench.api.sized`).
 
 ``_native.SizedPool`` is ``zs_malloc`` / ``zs_free`` placement with the state in C: the
 class table, the fullness scheme and the ``insert_zspage`` policy come from this pool's
 rules (every kernel version the model follows), so it places every object where
 :meth:`ZsPool.malloc <.pool.ZsPool.malloc>` would and counts what the model counts.
+For a pool whose frames keep bytes it keeps them too, in frames of its own laid out as
+zspage.py's (the handle heading each non-huge slot, the object after it).
 :class:`ZsSizedEngine` hands its counters back to the pool (``sync``), after which the
 pool reports them as its own.  Built at install when a C compiler is there
 (``setup.py``, an optional extension); without it the Python model runs every case.
@@ -42,11 +44,10 @@ ENGINE = "C engine zbench_zsmalloc._native"
 def status() -> str:
     """What runs a sizes-only batch: the C engine, or the Python model and why."""
     if _native is None:
-        return f"sizes-only batches: the Python model; the C engine is {_WHY}"
+        return f"batches: the Python model; the C engine is {_WHY}"
     if not sized.native_allowed():
-        return ("sizes-only batches: the Python model; the C engine is turned off "
-                "(ZBENCH_NATIVE=0)")
-    return f"sizes-only batches: {ENGINE}; other cases: the Python model"
+        return "batches: the Python model; the C engine is turned off (ZBENCH_NATIVE=0)"
+    return f"batches: {ENGINE}; other cases: the Python model"
 
 
 def _sealed(*_args: Any) -> Any:
@@ -57,11 +58,11 @@ def _sealed(*_args: Any) -> Any:
 class ZsSizedEngine:
     """The C pool's calls, and ``sync`` back into the Python pool's counters."""
 
-    __slots__ = ("_pool", "_c", "malloc", "free", "write", "read", "pool_pages")
+    __slots__ = ("_pool", "_c", "payload", "malloc", "free", "write", "read", "pool_pages")
     name = ENGINE
 
-    def __init__(self, pool: ZsPool, c: Any) -> None:
-        self._pool, self._c = pool, c
+    def __init__(self, pool: ZsPool, c: Any, payload: bool) -> None:
+        self._pool, self._c, self.payload = pool, c, payload
         self.malloc, self.free, self.write, self.read = c.malloc, c.free, c.write, c.read
         self.pool_pages = c.pool_pages
 
@@ -91,10 +92,10 @@ class ZsSizedEngine:
 
 
 def sized_engine(pool: ZsPool) -> ZsSizedEngine | None:
-    """The C engine for ``pool``, or ``None``: not built, turned off, the pool not empty or
-    its frames keeping bytes."""
-    if (_native is None or not sized.native_allowed() or pool.frames.payload
-            or pool.pages_allocated or pool.handles.live):
+    """The C engine for ``pool``, keeping bytes when its frames do, or ``None``: not
+    built, turned off, or the pool not empty."""
+    if (_native is None or not sized.native_allowed() or pool.pages_allocated
+            or pool.handles.live):
         return None
     distinct = pool.table.distinct
     index = {id(c): i for i, c in enumerate(distinct)}
@@ -106,5 +107,5 @@ def sized_engine(pool: ZsPool) -> ZsSizedEngine | None:
     inuse_ratio = isinstance(pool.fullness, InuseRatioFullness)
     c = _native.SizedPool(pool.page_size, words.tobytes(), class_of.tobytes(),
                           int(inuse_ratio), _INSERT[pool.rules.insert],
-                          bytes(pool.fullness.alloc_order))
-    return ZsSizedEngine(pool, c)
+                          bytes(pool.fullness.alloc_order), payload=pool.frames.payload)
+    return ZsSizedEngine(pool, c, pool.frames.payload)

@@ -295,7 +295,7 @@ class ZsPool(Allocator):
         """The size class ``malloc(size)`` uses."""
         return self._class_of[size]
 
-    # -- sizes-only batches (native.py) ----------------------------------------
+    # -- batches on the C engine (native.py) -------------------------------------
     def sized_engine(self) -> native.ZsSizedEngine | None:
         return native.sized_engine(self)
 

@@ -256,13 +256,14 @@ class Allocator(abc.ABC):
         recomputes the case.  Default: none."""
         return []
 
-    # -- optional: a native engine for sizes-only runs (zbench.api.sized) ------------
+    # -- optional: a native engine for batch runs (zbench.api.sized) ------------------
     def sized_engine(self) -> SizedEngine | None:
         """This pool's placement with the state in native code, for a front end that runs
-        a sizes-only batch (:meth:`zbench.FrontEnd.run_sizes`), or ``None`` (the default:
+        a case as one batch (:meth:`zbench.FrontEnd.run_sizes`), or ``None`` (the default:
         the run calls the model operation by operation).  Offered only for an empty pool
-        on frames that keep no bytes (``frames.payload`` false) and when
-        :func:`zbench.api.sized.native_allowed`; its figures must equal the model's."""
+        and when :func:`zbench.api.sized.native_allowed`; on frames that keep bytes
+        (``frames.payload``) only by an engine that keeps them too (``payload`` true).
+        Its figures must equal the model's."""
         return None
 
     @classmethod

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from zbench.api.options import PluginOptions
+
+if TYPE_CHECKING:
+    from zbench.api.sized import NativeCodec
 
 
 class Compressor(abc.ABC):
@@ -50,6 +53,21 @@ class Compressor(abc.ABC):
     @abc.abstractmethod
     def decompress(self, data: bytes, size: int) -> bytes:
         """Decompress ``data`` back to ``size`` bytes."""
+
+    def native_codec(self) -> NativeCodec | None:
+        """This compressor's C face, for a front end's native loop over a batch of
+        payload (:class:`zbench.sized.NativeCodec`: two C functions that give exactly
+        what ``compress`` and ``decompress`` give), or ``None`` (the default): a case
+        with this compressor keeps its bytes in the Python models.  A proxy (a clock,
+        size stand-ins) has none: it changes what ``compress`` does."""
+        return None
+
+    @classmethod
+    def engine_status(cls) -> str | None:
+        """One line for ``zbench plugins`` on the compressor's C face: whether it is
+        there for batches of bytes, or why not (not built, turned off).  ``None`` (the
+        default): the compressor has none."""
+        return None
 
 
 class CompressorProxy(Compressor):

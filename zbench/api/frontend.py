@@ -155,18 +155,23 @@ class FrontEnd(abc.ABC):
 
     def sizes_engine(self) -> str | None:
         """The name of the native engine :meth:`run_sizes` would run this case's
-        operations on as one sizes-only batch (:mod:`zbench.api.sized`), or ``None``:
-        this front end, with these options, over this allocator, takes no batch.  Asked
-        once, before the first operation; a front end says a name only over an allocator
-        that offers an engine (:meth:`zbench.Allocator.sized_engine`).  Default: ``None``
-        (the case runs operation by operation)."""
+        operations on as one batch (:mod:`zbench.api.sized`), or ``None``: this front
+        end, with these options, over this allocator and compressor, takes no batch.
+        Asked once, before the first operation; a front end says a name only over an
+        allocator that offers an engine (:meth:`zbench.Allocator.sized_engine`) and, when
+        that engine keeps bytes, with a compressor that has a C face
+        (:meth:`zbench.Compressor.native_codec`).  Default: ``None`` (the case runs
+        operation by operation)."""
         return None
 
     def run_sizes(self, batch: SizedBatch, on_phase: PhaseHook,
                   progress: ProgressHook | None) -> None:
-        """Run a sizes-only case's whole operation stream over the allocator's native
-        engine, after :meth:`sizes_engine` named one: at each phase op :meth:`phase`, then
-        ``on_phase`` with the engine's figures synced.  Afterwards :meth:`metrics` and the
+        """Run a case's whole operation stream over the allocator's native engine, after
+        :meth:`sizes_engine` named one: at each phase op :meth:`phase`, then ``on_phase``
+        with the engine's figures synced.  A batch of payload (``batch.payload``) stores
+        and loads the pages' real bytes and, with ``verify``, checks every load and every
+        live slot at the end (a mismatch raises :class:`zbench.VerifyError`; the count
+        goes to ``batch.payload.verified``).  Afterwards :meth:`metrics` and the
         allocator's reporting methods give the batch's figures, which equal the
         operation-by-operation run's; the front end takes no further operations."""
         raise NotImplementedError(f"{type(self).__name__} takes no sizes-only batch")

@@ -274,17 +274,19 @@ class Registry:
         raise PluginError(f"unknown {kind} {name!r} (known: {known}){hint}")
 
     def engines(self) -> dict[str, list[dict[str, str]]]:
-        """Per plugin name, its allocators' native engines (``Allocator.engine_status``:
-        which runs a sizes-only batch, or why the Python model does)."""
+        """Per plugin name, its allocators' native engines and its compressors' C faces
+        (``engine_status`` of each: which runs a batch, or why the Python model does)."""
         out: dict[str, list[dict[str, str]]] = {}
-        for name in self.names("allocator"):
-            try:
-                status = self.get("allocator", name).engine_status()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin's class says so, no more
-                status = f"engine status failed: {describe_exc(exc)}"
-            if status:
-                out.setdefault(self.provider("allocator", name).name, []).append(
-                    {"kind": "allocator", "name": name, "status": status})
+        for kind in ("allocator", "compressor"):
+            for name in self.names(kind):
+                cls: type[Allocator] | type[Compressor] = self.get(kind, name)
+                try:
+                    status = cls.engine_status()
+                except Exception as exc:  # noqa: BLE001 - a broken plugin's class says so
+                    status = f"engine status failed: {describe_exc(exc)}"
+                if status:
+                    out.setdefault(self.provider(kind, name).name, []).append(
+                        {"kind": kind, "name": name, "status": status})
         return out
 
     def provider(self, kind: str, name: str) -> PluginRecord:

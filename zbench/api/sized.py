@@ -1,5 +1,5 @@
-"""Sizes-only runs in one batch: the API between the core, a front end and an allocator's
-native engine (docs/scale.md, "Native engines").
+"""Runs in one batch: the API between the core, a front end, an allocator's native engine
+and a compressor's C face (docs/scale.md, "Native engines").
 
 A case on the sizes-only path (``payload: sizes``, no verify) keeps no object bytes, so
 what a model decides depends only on the sizes.  When its workload declares the kinds of
@@ -11,6 +11,13 @@ takes it runs its write path over the allocator's :class:`SizedEngine`
 code.  The Python models stay the reference and the fallback: every figure a batch run
 reports equals the operation-by-operation run's (tests/test_zs_native.py), and
 ``ZBENCH_NATIVE=0`` runs every case the Python way.
+
+A case that keeps the pages' bytes (``payload: bytes``, or ``verify``) can run as one
+batch too, when the front end's loop, the allocator's engine and the compressor all have a
+C face: the batch then carries the pages (:class:`PayloadPages`), every store compresses
+or copies real bytes into the engine's frames and every load decompresses them, checked
+byte for byte with ``verify``.  A compressor offers its C face as a :class:`NativeCodec`
+(:meth:`zbench.Compressor.native_codec`).
 """
 
 from __future__ import annotations
@@ -41,19 +48,54 @@ def native_allowed() -> bool:
     return os.environ.get(NATIVE_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
 
 
+@dataclass(frozen=True)
+class NativeCodec:
+    """A compressor's C face: ``capsule`` is a PyCapsule named ``zbench.codec_ops``
+    holding a ``struct zbench_codec_ops`` (zbench/include/zbench_sized.h), whose
+    ``compress`` must give exactly the bytes the compressor's ``compress`` gives and whose
+    ``decompress`` takes them back; ``name`` says what it runs, for the record."""
+
+    capsule: object
+    name: str
+
+
+@dataclass
+class PayloadPages:
+    """The bytes a batch of payload carries: ``pages`` holds every source page, one after
+    another, ``sources[i]`` is the source page of store ``i`` (unused for other kinds),
+    and ``blobs[blob_offs[s]:blob_offs[s + 1]]`` is source ``s`` compressed (the case's
+    cached compressed pages; ``None``: the front end compresses each store itself).
+    With ``verify`` every load, and every live slot at the end, must equal the page
+    stored there; the front end sets ``verified`` to how many were checked.  With
+    ``clocks`` and ``codec_clocks`` (``array("q")`` of one entry per operation) the loop
+    writes each operation's nanoseconds, and the compressor's share of them, there (a
+    timing case's per-operation passes)."""
+
+    pages: bytes
+    sources: Sequence[int]
+    blobs: bytes | None = None
+    blob_offs: Sequence[int] | None = None
+    verify: bool = False
+    verified: int = 0
+    clocks: array[int] | None = None
+    codec_clocks: array[int] | None = None
+
+
 @dataclass
 class SizedBatch:
     """A workload's operations, one entry each, in arrays: ``kinds[i]`` (STORE,
     STORE_CLEAN, LOAD, INVALIDATE or PHASE), ``offsets[i]`` (the slot; 0 for a phase)
     and, for a store, ``sizes[i]`` (the page's compressed size: what the compressor
     returned for it) and ``fill[i]`` (whether the page is same-filled, by
-    :func:`zbench.same_filled_word`); a phase's label is ``labels[i]``."""
+    :func:`zbench.same_filled_word`); a phase's label is ``labels[i]``.  ``payload`` is
+    ``None`` on the sizes-only path, else the pages' bytes."""
 
     kinds: Sequence[int] = field(default_factory=lambda: array("b"))
     offsets: Sequence[int] = field(default_factory=lambda: array("q"))
     sizes: Sequence[int] = field(default_factory=lambda: array("i"))
     fill: Sequence[int] = field(default_factory=lambda: array("b"))
     labels: dict[int, str] = field(default_factory=dict)
+    payload: PayloadPages | None = None
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -67,7 +109,7 @@ ProgressHook = Callable[[int], None]
 
 
 class SizedEngine(Protocol):
-    """An allocator's placement with its state in native code, for a sizes-only run.
+    """An allocator's placement with its state in native code, for a batch run.
 
     ``malloc``, ``free`` and ``pool_pages`` are the allocator's own; ``write(handle)`` and
     ``read(handle)`` count the copies of the object's bytes the allocator would make
@@ -75,10 +117,14 @@ class SizedEngine(Protocol):
     allocator's reporting methods (``stats``, ``pool_pages``, ``slot_bytes``,
     ``size_classes``, ...) and its frames' counters
     report the engine's state as of now.  After a batch run the allocator's state stays
-    in the engine: the allocator takes no further operations."""
+    in the engine: the allocator takes no further operations.  An engine made for a pool
+    whose frames keep bytes has ``payload`` true and keeps the objects' bytes itself
+    (its C face's ``write_bytes`` / ``read_bytes``)."""
 
     #: what the case record and the run's progress line call it (``C (module)``)
     name: str
+    #: the engine keeps the objects' bytes (a pool whose frames have ``payload``)
+    payload: bool
 
     def malloc(self, size: int, /) -> int: ...
 

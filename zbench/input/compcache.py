@@ -206,6 +206,12 @@ class CompressedPages:
         tail = [len(self._fill_blob(w)) for w in reversed(self.corpus.injected_words())]
         return list(self._dump_sizes()) + tail
 
+    def source_blobs(self) -> list[bytes]:
+        """``get`` by source, in :meth:`source_sizes`'s order (the dump's pages, then the
+        injected pages from the last to the first)."""
+        tail = [self._fill_blob(w) for w in reversed(self.corpus.injected_words())]
+        return [*self._dump_blobs(), *tail]
+
     def _fill_blob(self, word: int) -> bytes:
         blob = self._fills.get(word)
         if blob is None:

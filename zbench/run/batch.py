@@ -1,5 +1,7 @@
-"""A sizes-only case in one batch (:mod:`zbench.api.sized`): the workload's operations
-turned into a :class:`~zbench.api.sized.SizedBatch` and handed to the front end.
+"""A case in one batch (:mod:`zbench.api.sized`): the workload's operations turned into a
+:class:`~zbench.api.sized.SizedBatch` and handed to the front end; for a case that keeps
+the pages' bytes, with the pages and their cached compressed forms
+(:class:`~zbench.api.sized.PayloadPages`).
 
 Only the operations a batch can carry are taken: stores (of corpus pages, clean or not),
 loads, invalidations and phases.  Whether a case can run this way is known before its
@@ -20,6 +22,7 @@ from zbench.api.sized import (
     STORE_CLEAN,
     WORD_FILLED,
     ZERO_FILLED,
+    PayloadPages,
     SizedBatch,
     native_allowed,
 )
@@ -34,11 +37,12 @@ _CODES = frozenset(OP_CODE[k] for k in BATCH_KINDS)
 _CHUNK = 1 << 16
 
 
-def batchable(workload: Workload, sizes_only: bool) -> bool:
-    """A sizes-only case whose workload declares only batch kinds, no sized stores."""
-    kinds = type(workload).op_kinds
-    return (sizes_only and native_allowed() and kinds is not None and kinds <= BATCH_KINDS
-            and not type(workload).sized_stores)
+def batchable(workload: type[Workload]) -> bool:
+    """A workload that declares only batch kinds, no sized stores (the front end answers
+    for the rest: ``FrontEnd.sizes_engine``)."""
+    kinds = workload.op_kinds
+    return (native_allowed() and kinds is not None and kinds <= BATCH_KINDS
+            and not workload.sized_stores)
 
 
 def _fill_code(data: bytes) -> int:
@@ -64,11 +68,13 @@ def _from_generator(workload: Workload, n_pages: int) -> OpArrays:
     return OpArrays(kinds, offsets, pages, labels)
 
 
-def build_batch(workload: Workload, corpus: Corpus, comp: CompressedPages) -> SizedBatch:
+def build_batch(workload: Workload, corpus: Corpus, comp: CompressedPages,
+                payload: bool = False, verify: bool = False) -> SizedBatch:
     """Every operation of the workload (``op_arrays``, else ``operations``), and for each
     store its page's fill code (taken once per dump page) and compressed size
     (``CompressedPages.source_sizes``: what the sizes-only page's ``compressed`` is); a
-    kind the workload did not declare fails the case."""
+    kind the workload did not declare fails the case.  With ``payload`` the pages'
+    bytes too (:func:`_payload`)."""
     ops = workload.op_arrays(corpus.n_pages) or _from_generator(workload, corpus.n_pages)
     declared = {OP_CODE[k] for k in type(workload).op_kinds or ()}
     bad = set(ops.kinds) - (declared & _CODES)
@@ -89,4 +95,31 @@ def build_batch(workload: Workload, corpus: Corpus, comp: CompressedPages) -> Si
     return SizedBatch(kinds=kinds, offsets=ops.offsets,
                       sizes=array("i", [sizes[s] for s in srcs]),
                       fill=array("b", [fills[s] for s in srcs]),
-                      labels={i: x for i, x in ops.labels.items() if kinds[i] == PHASE})
+                      labels={i: x for i, x in ops.labels.items() if kinds[i] == PHASE},
+                      payload=_payload(corpus, comp, srcs, verify) if payload else None)
+
+
+def _payload(corpus: Corpus, comp: CompressedPages, srcs: list[int],
+             verify: bool) -> PayloadPages:
+    """The source pages once each (the dump's, then one per injected fill word: a
+    million-page corpus of a small dump holds a few thousand), each store's source among
+    them, and the cached compressed pages (``CompressedPages.source_blobs``) in the same
+    order."""
+    dump, words = corpus.dump, corpus.injected_words()
+    n_dump = dump.n_pages
+    distinct = sorted(set(words))
+    at = {w: n_dump + k for k, w in enumerate(distinct)}
+    # source table entry -> its page: ``srcs`` index the dump (>= 0) or, from the end,
+    # the injected pages (source_sizes' order: words reversed)
+    tail = [at[w] for w in reversed(words)]
+    sources = array("q", [s if s >= 0 else tail[s] for s in srcs])
+    blobs_by_src = comp.source_blobs()
+    fills = [w.to_bytes(8, "little") * (corpus.page_size // 8) for w in distinct]
+    pages = b"".join([*(dump.page(s) for s in range(n_dump)), *fills])
+    order = [*blobs_by_src[:n_dump],
+             *(blobs_by_src[len(blobs_by_src) - 1 - words.index(w)] for w in distinct)]
+    offs = array("q", [0])
+    for b in order:
+        offs.append(offs[-1] + len(b))
+    return PayloadPages(pages=pages, sources=sources, blobs=b"".join(order), blob_offs=offs,
+                        verify=verify)

@@ -23,6 +23,11 @@ benchmarks the manager process (not the workers) times the same paths one
 operation at a time (``rounds`` passes) for the p50 / p90 / p99 and the
 histogram, with the compressor's own calls clocked inside each operation, and
 writes them to ``--hist-out``.
+
+A case whose front end runs a batch of payload on native engines (a case of bytes runs
+that way: zram over zsmalloc with lz4, engines built) is timed that way too
+(:mod:`zbench.run.benchbatch`): the same stores and loads as one batch, the
+per-operation clocks read in C.  The record's ``path`` says which ran.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ from zbench.api.errors import UserError
 from zbench.api.frames import PAGE_SIZE, PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.registry import PluginRecord
+from zbench.run.benchbatch import EngineTiming
+
+#: the record's ``path`` of a case timed operation by operation
+PYTHON_PATH = "the Python model, operation by operation"
 
 #: histogram buckets per decade of nanoseconds (log-spaced edges)
 BUCKETS_PER_DECADE = 16
@@ -95,6 +104,7 @@ class Rig:
     new_frontend: Callable[[Compressor], FrontEnd]
     metadata: dict[str, str | int]
     info: dict[str, str]
+    engine: EngineTiming | None = None  # the batch on native engines, when offered
 
     def items(self, comp: Compressor) -> list[tuple[int, _LivePage]]:
         return [(off, _LivePage(data, comp)) for off, data in enumerate(self.pages)]
@@ -132,8 +142,14 @@ def build_rig(spec: dict[str, Any]) -> Rig:
     try:
         info = {"allocator_kernel": probe.allocator.kernel, "frontend_kernel": probe.kernel,
                 "compressor_library": f"{comp.library} {comp.library_version()}".strip()}
+        name = probe.sizes_engine()
     finally:
         probe.close()
+    engine = None
+    if name:
+        engine = EngineTiming(pages, order, comp, new_frontend, name)
+        engine.check()  # every load and every page read back equal, before any timing
+    info["path"] = name or PYTHON_PATH
     meta: dict[str, str | int] = {
         "zbench_version": __version__,
         "zbench_case": spec["id"],
@@ -149,13 +165,14 @@ def build_rig(spec: dict[str, Any]) -> Rig:
         "dump_sha256": dump.sha256,
         "kernel_rules": f"{info['allocator_kernel']}; {info['frontend_kernel']}",
         "timed_pages": k,
+        "zbench_path": info["path"],
         "page_size": PAGE_SIZE,
         "zbench_seed": case.seed,
     }
     if spec.get("git_commit"):
         meta["git_commit"] = spec["git_commit"]
     meta = {key: v for key, v in meta.items() if v != ""}  # pyperf rejects empty strings
-    return Rig(pages, order, comp, new_frontend, meta, info)
+    return Rig(pages, order, comp, new_frontend, meta, info, engine)
 
 
 def _plugin(rec: PluginRecord) -> str:
@@ -165,6 +182,8 @@ def _plugin(rec: PluginRecord) -> str:
 # -- the timed functions (pyperf bench_time_func: return total seconds) -----------------
 
 def time_store(loops: int, rig: Rig) -> float:
+    if rig.engine is not None:
+        return _engine_loops(loops, rig.engine.time_store)
     items = rig.items(rig.compressor)
     total = 0.0
     clock = time.perf_counter
@@ -184,6 +203,8 @@ def time_store(loops: int, rig: Rig) -> float:
 
 
 def time_load(loops: int, rig: Rig) -> float:
+    if rig.engine is not None:
+        return _engine_loops(loops, rig.engine.time_load)
     items = rig.items(rig.compressor)
     order = rig.load_order
     total = 0.0
@@ -202,6 +223,17 @@ def time_load(loops: int, rig: Rig) -> float:
         finally:
             gc.enable()
             fe.close()
+    return total
+
+
+def _engine_loops(loops: int, one: Callable[[], float]) -> float:
+    total = 0.0
+    gc.disable()
+    try:
+        for _ in range(loops):
+            total += one()
+    finally:
+        gc.enable()
     return total
 
 
@@ -271,6 +303,17 @@ def per_operation(rig: Rig, rounds: int) -> dict[str, Any]:
     share (kept apart so the inner clocks do not inflate the percentiles)."""
     store_ns: list[int] = []
     load_ns: list[int] = []
+    if rig.engine is not None:  # clocked in C, the codec's share with them
+        comp_store = comp_load = 0
+        gc.disable()
+        try:
+            for _ in range(rounds):
+                cs, cl = rig.engine.clocked_pass(store_ns, load_ns)
+                comp_store, comp_load = comp_store + cs, comp_load + cl
+        finally:
+            gc.enable()
+        return _record(rig, rounds, store_ns, load_ns, _share(comp_store, sum(store_ns)),
+                       _share(comp_load, sum(load_ns)))
     for _ in range(rounds):
         _pass(rig, rig.compressor, store_ns, load_ns)
     clocked = _Clocked(rig.compressor)
@@ -282,10 +325,16 @@ def per_operation(rig: Rig, rounds: int) -> dict[str, Any]:
         _pass(rig, clocked, s_ns, l_ns)
         comp_store += clocked.mark - c0
         comp_load += clocked.ns - clocked.mark
+    return _record(rig, rounds, store_ns, load_ns, _share(comp_store, sum(s_ns)),
+                   _share(comp_load, sum(l_ns)))
+
+
+def _record(rig: Rig, rounds: int, store_ns: list[int], load_ns: list[int],
+            store_share: float, load_share: float) -> dict[str, Any]:
     store = _summary(store_ns)
     load = _summary(load_ns)
-    store["compressor_share_pct"] = _share(comp_store, sum(s_ns))
-    load["compressor_share_pct"] = _share(comp_load, sum(l_ns))
+    store["compressor_share_pct"] = store_share
+    load["compressor_share_pct"] = load_share
     return {"store": store, "load": load, "info": rig.info, "pages": len(rig.pages),
             "rounds": rounds}
 

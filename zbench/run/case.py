@@ -321,16 +321,23 @@ class _Driver:
                             **self.rig.frontend.metrics()})
 
     def run_batch(self, progress: Progress | None) -> bool:
-        """The whole workload as one sizes-only batch (zbench.run.batch), when the
-        workload and the front end can; False, with nothing run, when not."""
+        """The whole workload as one batch (zbench.run.batch), when the workload and the
+        front end can; False, with nothing run, when not.  A case that keeps bytes
+        hands over the pages too, and with verify the front end checks every load."""
         rig = self.rig
-        if not batchable(rig.workload, rig.sizes_only):
+        if not batchable(type(rig.workload)):
             return False
         engine = rig.frontend.sizes_engine()
         if engine is None:
             return False
-        batch = build_batch(rig.workload, rig.corpus, rig.comp)
-        rig.frontend.run_sizes(batch, self.record_phase, progress)
+        batch = build_batch(rig.workload, rig.corpus, rig.comp, payload=not rig.sizes_only,
+                            verify=self.case.verify)
+        try:
+            rig.frontend.run_sizes(batch, self.record_phase, progress)
+        except VerifyError as exc:
+            raise VerifyError(f"case {self.case.id}: {exc}") from None
+        if batch.payload is not None:
+            self.verifier.verified = batch.payload.verified
         self.stores = batch.kinds.count(STORE) + batch.kinds.count(STORE_CLEAN)
         self.ops = len(batch) - len(batch.labels)
         self.engine = engine

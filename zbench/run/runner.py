@@ -24,6 +24,7 @@ from zbench.api.registry import Registry
 from zbench.api.workload import WorkloadOptions
 from zbench.input.corpus import corpus_pages
 from zbench.input.dump import Dump, load_dump
+from zbench.run.batch import batchable
 from zbench.run.distributions import size_distributions
 from zbench.run.executors import Execution, run_cases
 from zbench.run.results import environment, make_results
@@ -421,13 +422,13 @@ def _say_page_sizes(plan: Plan, say: Reporter) -> None:
 
 
 def _say_engines(plan: Plan, say: Reporter) -> None:
-    """For the allocators of the sizes-only cases, one line each on their native engine
-    (``Allocator.engine_status``): which one runs a batch, or why the Python model does."""
+    """For the allocators of the cases that may run as one batch, one line each on their
+    native engine (``Allocator.engine_status``): which one runs a batch, or why the
+    Python model does."""
     seen: set[type] = set()
     for case in plan.cases:
         cls = case.allocator.cls
-        sizes = getattr(case.workload.options, "payload", "bytes") == "sizes"
-        if not sizes or case.verify or cls in seen:
+        if not batchable(case.workload.cls) or cls in seen:
             continue
         seen.add(cls)
         status = cls.engine_status()

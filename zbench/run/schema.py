@@ -126,7 +126,7 @@ class CaseRecord(_Record):
     classes: list[ClassRow] | None = None
     migration: dict[str, Any] | None = None
     corpus: dict[str, Any] | None = None
-    #: the native engine a sizes-only case ran on as one batch (zbench.api.sized)
+    #: the native engine a case ran on as one batch (zbench.api.sized)
     engine: str | None = None
     elapsed_s: Finite | None = None
 
@@ -165,6 +165,8 @@ class TimingOp(_Percentiles):
 
 
 class TimingRecord(_Record):
+    #: what was timed: the native engines' batch (their name) or the Python model
+    path: str | None = None
     skipped: str | None = None
     error: str | None = None
     store: TimingOp | None = None

@@ -28,7 +28,7 @@ from zbench.run.suite import Suite
 from zbench.run.timing import PRESETS, TimingSpec, slug
 
 #: environment variables the pyperf workers keep (pyperf drops most of the environment)
-INHERIT_ENV = ("ZBENCH_CACHE", "ZBENCH_LOAD_PLUGINS", "ZBENCH_DISABLE_PLUGINS")
+INHERIT_ENV = ("ZBENCH_CACHE", "ZBENCH_LOAD_PLUGINS", "ZBENCH_DISABLE_PLUGINS", "ZBENCH_NATIVE")
 OPS = ("store", "load")
 #: the order of the parts in a timing record
 TIMING_RECORD_PARTS = ("allocator", "frontend", "compressor")
@@ -140,7 +140,7 @@ def _run_one(tc: TimingCase, spec: dict[str, Any], pyperf_path: Path,
     rec: dict[str, Any] = {"kernel": {"allocator": hist["info"]["allocator_kernel"],
                                       "frontend": hist["info"]["frontend_kernel"]},
                            "compressor_library": hist["info"]["compressor_library"],
-                           "rounds": hist["rounds"]}
+                           "path": hist["info"]["path"], "rounds": hist["rounds"]}
     perf = _pyperf_summary(pyperf_path)
     for op in OPS:
         rec[op] = {**perf.get(op, {}), **hist[op]}
