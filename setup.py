@@ -14,7 +14,8 @@ HEADERS = ["zbench/include/zbench_sized.h"]
 setup(ext_modules=[
     # zs_malloc / zs_free placement with the state in C (plugins/zbench_zsmalloc/native.py)
     Extension("zbench_zsmalloc._native", ["plugins/zbench_zsmalloc/_native.c",
-                                          "plugins/zbench_zsmalloc/zspool.c"],
+                                          "plugins/zbench_zsmalloc/zspool.c",
+                                          "plugins/zbench_zsmalloc/zscompact.c"],
               include_dirs=INCLUDE, depends=[*HEADERS, "plugins/zbench_zsmalloc/zspool.h"],
               extra_compile_args=["-O2"], optional=True),
     # zram's write and read paths over a batch (plugins/zbench_zram/sizedbatch.py)

@@ -1,8 +1,9 @@
-"""The zsmalloc pool's C engine (plugins/zbench_zsmalloc/_native.c) behind zram's sizes-only
-batch gives exactly the Python model's figures, for every kernel's rules.
+"""The zsmalloc pool's C engine (plugins/zbench_zsmalloc/zspool.c, zscompact.c) behind zram's
+sizes-only batch gives exactly the Python model's figures, for every kernel's rules.
 
-The reference is the Python path operation by operation: the zram front end's ``store`` /
-``invalidate`` / ``phase`` over ``ZsPool`` on ``SizeFrames``.  The same operations go as
+The reference is the Python path operation by operation: the zram front end's
+``store`` / ``load`` / ``invalidate`` / ``compact`` / ``phase`` over ``ZsPool`` on
+``SizeFrames``.  The same operations go as
 one :class:`~zbench.api.sized.SizedBatch` through ``Zram.run_sizes`` over the C engine.
 Every counter either reports must be equal: the front end's metrics, the pool's stats and
 debugfs class rows, its pages, the frames' counts and each phase's figures."""
@@ -78,6 +79,8 @@ def _reference(kernels: tuple[str, str], chain: int, batch: sized.SizedBatch
             fe.invalidate(off)
         elif kind == sized.LOAD:
             fe.load(off)
+        elif kind == sized.COMPACT:
+            fe.compact()
         else:
             fe.store(off, _Page(batch.fill[i], batch.sizes[i], kind == sized.STORE_CLEAN))
     return _figures(fe, pool, frames), phases
@@ -112,6 +115,7 @@ _op = st.one_of(
     st.tuples(st.just(sized.INVALIDATE), st.integers(0, 40), st.just(0), st.just(0)),
     st.tuples(st.just(sized.LOAD), st.integers(0, 40), st.just(0), st.just(0)),
     st.tuples(st.just(sized.PHASE), st.just(0), st.just(0), st.just(0)),
+    st.tuples(st.just(sized.COMPACT), st.just(0), st.just(0), st.just(0)),
 )
 
 
@@ -220,7 +224,8 @@ def _case_figures(res: dict[str, Any]) -> list[Any]:
                                  "same_filled_pct": 3}},
     {"name": "zipf", "options": {"resident_pct": 50, "write_pct": 30, "zero_filled_pct": 5}},
     {"name": "pressure", "options": {"rounds": 3, "same_filled_pct": 2}},
-], ids=["fill-scaled", "fill-shuffled-half", "zipf", "pressure"])
+    {"name": "churn", "options": {"scale_pages": 5000, "zero_filled_pct": 5}},
+], ids=["fill-scaled", "fill-shuffled-half", "zipf", "pressure", "churn"])
 def test_a_case_in_one_batch_equals_the_case_op_by_op(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workload: dict[str, Any]) -> None:
     """The whole case (corpus, compressed sizes, the operations in arrays, the phases)

@@ -32,6 +32,8 @@ class Churn(Workload):
     name = "churn"
     description = "fill, then seeded frees and re-stores around a working set, then compact"
     Options = ChurnOptions
+    op_kinds = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.COMPACT,
+                          OpKind.PHASE})
 
     def operations(self, n_pages: int) -> Iterator[Op]:
         o: ChurnOptions = self.options  # type: ignore[assignment]

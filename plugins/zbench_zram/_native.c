@@ -38,7 +38,8 @@
 static PyObject *Mismatch;
 
 /* the batch's kind and fill codes (zbench.api.sized) */
-enum { K_STORE = 0, K_LOAD = 1, K_INVALIDATE = 2, K_PHASE = 5, K_STORE_CLEAN = 6 };
+enum { K_STORE = 0, K_LOAD = 1, K_INVALIDATE = 2, K_COMPACT = 3, K_PHASE = 5,
+       K_STORE_CLEAN = 6 };
 enum { F_NOT = 0, F_ZERO = 1, F_WORD = 2 };
 enum { S_EMPTY = 0, S_SAME = 1, S_OBJECT = 2 };
 
@@ -199,6 +200,19 @@ static int read_page(const struct zbench_sized_ops *ops, payload_t *p, int64_t o
 	return 0;
 }
 
+/* every live slot read back, uncounted, and checked (the Python verifier's check_all) */
+static int check_all(const struct zbench_sized_ops *ops, payload_t *p, const slot_t *table,
+		     int64_t max_off, int page_size)
+{
+	int64_t off;
+
+	for (off = 0; off <= max_off; off++)
+		if (table[off].state != S_EMPTY &&
+		    read_page(ops, p, off, &table[off], page_size, 0))
+			return -1;
+	return 0;
+}
+
 static int get_array(PyObject *o, Py_buffer *b, const char *fmt, const char *name,
 		     Py_ssize_t n)
 {
@@ -210,7 +224,9 @@ static int get_array(PyObject *o, Py_buffer *b, const char *fmt, const char *nam
 /*
  * run(kinds, offsets, sizes, fill, capsule, same_any, huge_min, page_size, on_phase,
  *     progress, *, pages=None, sources=None, blobs=None, blob_offs=None, codec=None,
- *     live=False, verify=False, clocks=None, codec_clocks=None) -> (counters, verified)
+ *     live=False, verify=False, clocks=None, codec_clocks=None)
+ *     -> (counters, verified, compacted)
+ *   a compact op runs the engine's compaction (compacted: the pages it freed, in all);
  *   on_phase(index, operations, counters) at each phase op; progress(operations) every
  *   4096 operations, or None; counters: (stored, same, huge, huge_since, compr, obj,
  *   used_max), the front end's.  With pages (the bytes of every source page, in order)
@@ -236,6 +252,7 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 	const struct zbench_sized_ops *ops;
 	slot_t *table = NULL;
 	counters_t c = {0};
+	int64_t compacted = 0;
 	payload_t pl = {0}, *p = NULL;
 	Py_ssize_t n, i, ops_done = 0;
 	int64_t max_off = -1;
@@ -366,6 +383,27 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 			Py_DECREF(r);
 			continue;
 		}
+		if (kind == K_COMPACT) { /* zs_compact, not an operation the run counts */
+			int64_t freed;
+
+			if (ops->abi < 2 || !ops->compact) {
+				PyErr_SetString(PyExc_ValueError, "zram batch: the engine has no "
+						"compaction");
+				goto out;
+			}
+			freed = ops->compact(ops->pool);
+			if (freed < 0)
+				goto out;
+			compacted += freed;
+			/* with verify every live slot is read back after a compaction */
+			if (p && p->verify && check_all(ops, p, table, max_off, page_size))
+				goto out;
+			if (clocks) {
+				clocks[i] = now_ns() - t_op;
+				codec_clocks[i] = p->codec_ns;
+			}
+			continue;
+		}
 		if (kind == K_LOAD) {
 			if (p) {
 				if (s->state != S_EMPTY && read_page(ops, p, off, s, page_size, 1))
@@ -460,15 +498,10 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 			Py_DECREF(r);
 		}
 	}
-	if (p && p->verify) { /* every live slot read back, uncounted (check_all) */
-		int64_t off;
-
-		for (off = 0; off <= max_off; off++)
-			if (table[off].state != S_EMPTY &&
-			    read_page(ops, p, off, &table[off], page_size, 0))
-				goto out;
-	}
-	res = Py_BuildValue("(NL)", counters_tuple(&c), (long long)pl.verified);
+	if (p && p->verify && check_all(ops, p, table, max_off, page_size))
+		goto out;
+	res = Py_BuildValue("(NLL)", counters_tuple(&c), (long long)pl.verified,
+			    (long long)compacted);
 out:
 	free(table);
 	free(pl.slot_src);

@@ -7,8 +7,8 @@ post-processing features (no writeback device, recompression, idle marking or
 ``mem_limit``): a same-filled page takes a slot and no object; any other is
 ``zs_malloc``'d at its compressed size (the whole page at or above the huge cut-off),
 ``update_used_max`` reads ``zs_get_total_pages``, the object is written, and only then is
-the old slot of the offset freed.  A load reads the slot's object, if it has one.  The
-allocator's side runs in its native engine.
+the old slot of the offset freed.  A load reads the slot's object, if it has one; a
+compact op runs the engine's compaction.  The allocator's side runs in its native engine.
 
 A batch of payload (the pages' bytes: ``batch.payload``) runs in C only (``_native.c``),
 over an engine that keeps bytes and the compressor's C face: each store's page is checked
@@ -115,13 +115,14 @@ def _run_c(loop: Any, fe: Zram, engine: sized.SizedEngine, capsule: Any,
         on_phase(labels[i], ops)
 
     try:
-        counters, verified = loop.run(_array(batch.kinds, "b"), _array(batch.offsets, "q"),
-                                      _array(batch.sizes, "i"), _array(batch.fill, "b"),
-                                      capsule, fe._same_any, fe._huge_min, fe.page_size,
-                                      phase, progress, **kw)
+        counters, verified, compacted = loop.run(
+            _array(batch.kinds, "b"), _array(batch.offsets, "q"), _array(batch.sizes, "i"),
+            _array(batch.fill, "b"), capsule, fe._same_any, fe._huge_min, fe.page_size,
+            phase, progress, **kw)
     except loop.Mismatch as exc:
         raise VerifyError(str(exc)) from None
     _set_counters(fe, counters)
+    batch.compacted = compacted
     if pl is not None:
         pl.verified = verified
 
@@ -130,14 +131,14 @@ def _run_python(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
                 on_phase: sized.PhaseHook, progress: sized.ProgressHook | None) -> None:
     """The loop of ``_native.c`` in Python, for an engine with no C face."""
     malloc, free, write, read = engine.malloc, engine.free, engine.write, engine.read
-    pool_pages = engine.pool_pages
+    pool_pages, compact = engine.pool_pages, engine.compact
     same_any, huge_min, page_size = fe._same_any, fe._huge_min, fe.page_size
     # offset -> (handle, size, huge), or None for a same-filled slot
     table: dict[int, tuple[int, int, bool] | None] = {}
     stored = same = huge_n = huge_since = compr = obj = used_max = 0
     kinds, offsets, sizes, fill, labels = (batch.kinds, batch.offsets, batch.sizes,
                                            batch.fill, batch.labels)
-    PHASE, LOAD, INVALIDATE = sized.PHASE, sized.LOAD, sized.INVALIDATE
+    PHASE, LOAD, INVALIDATE, COMPACT = sized.PHASE, sized.LOAD, sized.INVALIDATE, sized.COMPACT
     STORE_CLEAN = sized.STORE_CLEAN
     ZERO_FILLED, WORD_FILLED = sized.ZERO_FILLED, sized.WORD_FILLED
     ops = 0
@@ -148,6 +149,11 @@ def _run_python(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
             engine.sync()
             fe.phase(labels[i])
             on_phase(labels[i], ops)
+            continue
+        if kind == COMPACT:  # not an operation the run counts
+            if compact is None:
+                raise ValueError("zram batch: the engine has no compaction")
+            batch.compacted += compact()
             continue
         offset = offsets[i]
         if kind == LOAD:  # zram_read_page: a same-filled slot reads no object

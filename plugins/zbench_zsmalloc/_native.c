@@ -51,6 +51,11 @@ static int64_t op_read_bytes(void *p, int64_t handle, void *dst, int count)
 	return zs_obj_read(p, handle, dst, count);
 }
 
+static int64_t op_compact(void *p)
+{
+	return zs_compact(p);
+}
+
 static PyObject *SizedPool_malloc(SizedPool *pool, PyObject *arg)
 {
 	long long size = PyLong_AsLongLong(arg);
@@ -164,7 +169,7 @@ static PyObject *SizedPool_class_counters(SizedPool *pool, PyObject *unused)
 
 static PyObject *SizedPool_counters(SizedPool *pool, PyObject *unused)
 {
-	return Py_BuildValue("{sLsLsLsLsLsLsLsLsL}",
+	return Py_BuildValue("{sLsLsLsLsLsLsLsLsLsLsLsL}",
 			     "pages_allocated", (long long)pool->pool.pages_allocated,
 			     "nr_zspages", (long long)pool->pool.nr_zspages,
 			     "bytes_written", (long long)pool->pool.bytes_written,
@@ -173,23 +178,30 @@ static PyObject *SizedPool_counters(SizedPool *pool, PyObject *unused)
 			     "frames_allocated", (long long)pool->pool.frames_allocated,
 			     "frames_freed", (long long)pool->pool.frames_freed,
 			     "frames_peak", (long long)pool->pool.frames_peak,
-			     "live_handles", (long long)pool->pool.live_handles);
+			     "live_handles", (long long)pool->pool.live_handles,
+			     "pages_compacted", (long long)pool->pool.pages_compacted,
+			     "objs_moved", (long long)pool->pool.objs_moved,
+			     "bytes_moved", (long long)pool->pool.bytes_moved);
 }
 
 /*
- * SizedPool(page_size, classes, class_of, fullness, insert, alloc_order, payload=False)
+ * SizedPool(page_size, classes, class_of, fullness, insert, alloc_order, payload=False,
+ *           compaction=-1, src_order=b"", dst_order=b"")
  *   classes: bytes of int32 (size, pages_per_zspage, objs_per_zspage, huge) per class
  *   class_of: bytes of int32, the distinct class of each size 0..page_size
+ *   compaction: zspool.h's COMPACT_* (-1: none), with zs_compact's list orders
  */
 static int SizedPool_init(SizedPool *pool, PyObject *args, PyObject *kwds)
 {
 	static char *kw[] = {"page_size", "classes", "class_of", "fullness", "insert",
-			     "alloc_order", "payload", NULL};
-	Py_buffer cls_buf, of_buf, order_buf;
-	int page_size, fullness, insert, payload = 0, rc = -1;
+			     "alloc_order", "payload", "compaction", "src_order", "dst_order",
+			     NULL};
+	Py_buffer cls_buf, of_buf, order_buf, src_buf = {0}, dst_buf = {0};
+	int page_size, fullness, insert, payload = 0, compaction = COMPACT_NONE, rc = -1;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "iy*y*iiy*|p", kw, &page_size, &cls_buf,
-					 &of_buf, &fullness, &insert, &order_buf, &payload))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "iy*y*iiy*|piy*y*", kw, &page_size,
+					 &cls_buf, &of_buf, &fullness, &insert, &order_buf,
+					 &payload, &compaction, &src_buf, &dst_buf))
 		return -1;
 	zs_pool_release(&pool->pool);
 	if (page_size < 4096 ||
@@ -202,6 +214,10 @@ static int SizedPool_init(SizedPool *pool, PyObject *args, PyObject *kwds)
 			 (int)(cls_buf.len / (4 * sizeof(int32_t))), of_buf.buf, fullness,
 			 insert, order_buf.buf, (int)order_buf.len, payload))
 		goto out;
+	if (compaction != COMPACT_NONE &&
+	    zs_set_compaction(&pool->pool, compaction, src_buf.buf, (int)src_buf.len,
+			      dst_buf.buf, (int)dst_buf.len))
+		goto out;
 	pool->ops.abi = ZBENCH_SIZED_ABI;
 	pool->ops.pool = &pool->pool;
 	pool->ops.malloc = op_malloc;
@@ -212,11 +228,14 @@ static int SizedPool_init(SizedPool *pool, PyObject *args, PyObject *kwds)
 	pool->ops.payload = payload;
 	pool->ops.write_bytes = op_write_bytes;
 	pool->ops.read_bytes = op_read_bytes;
+	pool->ops.compact = compaction == COMPACT_NONE ? NULL : op_compact;
 	rc = 0;
 out:
 	PyBuffer_Release(&cls_buf);
 	PyBuffer_Release(&of_buf);
 	PyBuffer_Release(&order_buf);
+	PyBuffer_Release(&src_buf);
+	PyBuffer_Release(&dst_buf);
 	return rc;
 }
 
@@ -259,6 +278,14 @@ static PyObject *SizedPool_read_bytes(SizedPool *pool, PyObject *arg)
 	return out;
 }
 
+/* compact() -> pages freed: zs_compact */
+static PyObject *SizedPool_compact(SizedPool *pool, PyObject *unused)
+{
+	int64_t freed = zs_compact(&pool->pool);
+
+	return freed < 0 ? NULL : PyLong_FromLongLong(freed);
+}
+
 static void SizedPool_dealloc(SizedPool *pool)
 {
 	zs_pool_release(&pool->pool);
@@ -276,6 +303,8 @@ static PyMethodDef SizedPool_methods[] = {
 	 "zs_obj_write(handle, data): the object's bytes into the frames (payload=True)"},
 	{"read_bytes", (PyCFunction)SizedPool_read_bytes, METH_O,
 	 "zs_obj_read_begin(handle) -> the object's bytes (payload=True)"},
+	{"compact", (PyCFunction)SizedPool_compact, METH_NOARGS,
+	 "zs_compact() -> pages freed (the rules given as compaction=...)"},
 	{"pool_pages", (PyCFunction)SizedPool_pool_pages, METH_NOARGS,
 	 "zs_get_total_pages"},
 	{"class_counters", (PyCFunction)SizedPool_class_counters, METH_NOARGS,

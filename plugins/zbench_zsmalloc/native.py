@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zbench import sized
 
 from .fullness import InuseRatioFullness
-from .rules import InsertPolicy
+from .rules import CompactAlgo, InsertPolicy
 
 if TYPE_CHECKING:
     from .pool import ZsPool
@@ -38,6 +38,8 @@ else:
         _native, _WHY = None, f"not loadable ({exc})"
 
 _INSERT = {InsertPolicy.HEAD: 0, InsertPolicy.INUSE_TAIL: 1, InsertPolicy.INUSE_SECOND: 2}
+#: zspool.h's COMPACT_* (zscompact.c)
+_COMPACT = {CompactAlgo.V4_1: 0, CompactAlgo.V4_3: 1, CompactAlgo.V6_4: 2}
 ENGINE = "C engine zbench_zsmalloc._native"
 
 
@@ -58,13 +60,15 @@ def _sealed(*_args: Any) -> Any:
 class ZsSizedEngine:
     """The C pool's calls, and ``sync`` back into the Python pool's counters."""
 
-    __slots__ = ("_pool", "_c", "payload", "malloc", "free", "write", "read", "pool_pages")
+    __slots__ = ("_pool", "_c", "payload", "malloc", "free", "write", "read", "pool_pages",
+                 "compact")
     name = ENGINE
 
     def __init__(self, pool: ZsPool, c: Any, payload: bool) -> None:
         self._pool, self._c, self.payload = pool, c, payload
         self.malloc, self.free, self.write, self.read = c.malloc, c.free, c.write, c.read
         self.pool_pages = c.pool_pages
+        self.compact = c.compact  # zs_compact (zscompact.c)
 
     @property
     def capsule(self) -> Any:
@@ -82,6 +86,9 @@ class ZsSizedEngine:
         pool.bytes_written = n["bytes_written"]
         pool.bytes_read = n["bytes_read"]
         pool.page_crossing_copies = n["page_crossing_copies"]
+        pool.pages_compacted = n["pages_compacted"]
+        pool.objs_moved = n["objs_moved"]
+        pool.bytes_moved = n["bytes_moved"]
         for cls, (allocated, used, list_ops, groups) in zip(pool.table.distinct,
                                                             c.class_counters(), strict=True):
             cls.obj_allocated, cls.obj_used, cls.list_ops = allocated, used, list_ops
@@ -107,5 +114,8 @@ def sized_engine(pool: ZsPool) -> ZsSizedEngine | None:
     inuse_ratio = isinstance(pool.fullness, InuseRatioFullness)
     c = _native.SizedPool(pool.page_size, words.tobytes(), class_of.tobytes(),
                           int(inuse_ratio), _INSERT[pool.rules.insert],
-                          bytes(pool.fullness.alloc_order), payload=pool.frames.payload)
+                          bytes(pool.fullness.alloc_order), payload=pool.frames.payload,
+                          compaction=_COMPACT[pool.rules.compaction],
+                          src_order=bytes(pool.fullness.src_order),
+                          dst_order=bytes(pool.fullness.dst_order))
     return ZsSizedEngine(pool, c, pool.frames.payload)

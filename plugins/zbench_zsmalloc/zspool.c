@@ -18,7 +18,7 @@
  * inuse-second).  With bytes, obj_malloc writes the handle (with OBJ_ALLOCATED_TAG) at
  * the head of a non-huge slot and the object follows it, as zspage.py's frames hold it;
  * a free slot's link stays in link[], not in the frame.
- * Not here: compaction, page migration (the Python model does those).
+ * zs_compact is zscompact.c's.  Not here: page migration (the Python model's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +44,7 @@ int zs_grow(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t elem)
 	return 0;
 }
 
-static int get_group(const struct zs_pool *pool, int inuse, int objs)
+int zs_get_group(const struct zs_pool *pool, int inuse, int objs)
 {
 	if (pool->fullness == FULLNESS_INUSE_RATIO) {
 		if (inuse == 0)
@@ -62,12 +62,12 @@ static int get_group(const struct zs_pool *pool, int inuse, int objs)
 	return 2; /* ZS_ALMOST_FULL */
 }
 
-static inline int head_of(const struct zs_pool *pool, int cls, int group)
+int zs_head_of(const struct zs_pool *pool, int cls, int group)
 {
 	return cls * pool->nr_groups + group;
 }
 
-static inline int node_of(const struct zs_pool *pool, int z)
+int zs_node_of(const struct zs_pool *pool, int z)
 {
 	return pool->nr_classes * pool->nr_groups + z;
 }
@@ -91,13 +91,13 @@ static void list_del_init(struct zs_pool *pool, int node)
 }
 
 /* insert_zspage (fullness.py's INSERT_POLICIES) */
-static void insert_zspage(struct zs_pool *pool, int z, int fullness)
+void zs_insert_zspage(struct zs_pool *pool, int z, int fullness)
 {
 	zs_zspage *zp = &pool->zspages[z];
 	zs_class *c = &pool->classes[zp->cls];
-	int head = head_of(pool, zp->cls, fullness), node = node_of(pool, z);
+	int head = zs_head_of(pool, zp->cls, fullness), node = zs_node_of(pool, z);
 	int first = pool->next[head];
-	int first_inuse = first == head ? -1 : pool->zspages[first - node_of(pool, 0)].inuse;
+	int first_inuse = first == head ? -1 : pool->zspages[first - zs_node_of(pool, 0)].inuse;
 
 	c->group_count[fullness]++;
 	c->list_ops++;
@@ -120,12 +120,12 @@ static void insert_zspage(struct zs_pool *pool, int z, int fullness)
 	zp->fullness = fullness;
 }
 
-static void remove_zspage(struct zs_pool *pool, int z)
+void zs_remove_zspage(struct zs_pool *pool, int z)
 {
 	zs_zspage *zp = &pool->zspages[z];
 	zs_class *c = &pool->classes[zp->cls];
 
-	list_del_init(pool, node_of(pool, z));
+	list_del_init(pool, zs_node_of(pool, z));
 	c->group_count[zp->fullness]--;
 	c->list_ops++;
 }
@@ -143,7 +143,7 @@ static int alloc_zspage(struct zs_pool *pool, int cls)
 		z = (int)pool->nr_zspage_ids;
 		if (zs_grow((void **)&pool->zspages, &pool->zspages_cap, z + 1, sizeof(zs_zspage)))
 			return -1;
-		Py_ssize_t need = node_of(pool, z) + 1, cap = pool->nodes_cap;
+		Py_ssize_t need = zs_node_of(pool, z) + 1, cap = pool->nodes_cap;
 		if (zs_grow((void **)&pool->prev, &cap, need, sizeof(int32_t)))
 			return -1;
 		cap = pool->nodes_cap;
@@ -151,16 +151,20 @@ static int alloc_zspage(struct zs_pool *pool, int cls)
 			return -1;
 		pool->nodes_cap = cap;
 		pool->zspages[z].link = NULL;
+		pool->zspages[z].slot_of = NULL;
 		pool->zspages[z].mem = NULL;
 		pool->nr_zspage_ids++;
 	}
 	zp = &pool->zspages[z];
 	zp->link = malloc((size_t)c->objs * sizeof(int32_t));
+	zp->slot_of = calloc((size_t)c->objs, sizeof(int32_t));
 	zp->mem = pool->payload ? malloc((size_t)c->ppz * pool->page_size) : NULL;
-	if (!zp->link || (pool->payload && !zp->mem)) {
+	if (!zp->link || !zp->slot_of || (pool->payload && !zp->mem)) {
 		free(zp->link);
+		free(zp->slot_of);
 		free(zp->mem);
 		zp->link = NULL;
+		zp->slot_of = NULL;
 		zp->mem = NULL;
 		PyErr_NoMemory();
 		return -1;
@@ -171,8 +175,8 @@ static int alloc_zspage(struct zs_pool *pool, int cls)
 	zp->inuse = 0;
 	zp->freeobj = 0;
 	zp->fullness = 0;
-	pool->prev[node_of(pool, z)] = node_of(pool, z);
-	pool->next[node_of(pool, z)] = node_of(pool, z);
+	pool->prev[zs_node_of(pool, z)] = zs_node_of(pool, z);
+	pool->next[zs_node_of(pool, z)] = zs_node_of(pool, z);
 	pool->pages_allocated += c->ppz;
 	pool->frames_allocated += c->ppz;
 	if (pool->pages_allocated > pool->frames_peak)
@@ -182,17 +186,19 @@ static int alloc_zspage(struct zs_pool *pool, int cls)
 	return z;
 }
 
-static void free_zspage(struct zs_pool *pool, int z)
+void zs_free_zspage(struct zs_pool *pool, int z)
 {
 	zs_zspage *zp = &pool->zspages[z];
 	zs_class *c = &pool->classes[zp->cls];
-	int node = node_of(pool, z);
+	int node = zs_node_of(pool, z);
 
 	if (pool->next[node] != node)
-		remove_zspage(pool, z);
+		zs_remove_zspage(pool, z);
 	free(zp->link);
+	free(zp->slot_of);
 	free(zp->mem);
 	zp->link = NULL;
+	zp->slot_of = NULL;
 	zp->mem = NULL;
 	c->obj_allocated -= c->objs;
 	pool->pages_allocated -= c->ppz;
@@ -218,10 +224,10 @@ int64_t zs_malloc(struct zs_pool *pool, int64_t size)
 	c = &pool->classes[cls];
 	/* find_get_zspage */
 	for (g = 0; g < pool->nr_alloc_order; g++) {
-		int head = head_of(pool, cls, pool->alloc_order[g]);
+		int head = zs_head_of(pool, cls, pool->alloc_order[g]);
 
 		if (pool->next[head] != head) {
-			z = pool->next[head] - node_of(pool, 0);
+			z = pool->next[head] - zs_node_of(pool, 0);
 			break;
 		}
 	}
@@ -234,16 +240,16 @@ int64_t zs_malloc(struct zs_pool *pool, int64_t size)
 		idx = zp->freeobj;
 		zp->freeobj = zp->link[zp->freeobj];
 		zp->inuse++;
-		insert_zspage(pool, z, get_group(pool, zp->inuse, c->objs));
+		zs_insert_zspage(pool, z, zs_get_group(pool, zp->inuse, c->objs));
 	} else {
 		zp = &pool->zspages[z];
 		idx = zp->freeobj;
 		zp->freeobj = zp->link[zp->freeobj];
 		zp->inuse++;
-		newfg = get_group(pool, zp->inuse, c->objs);
+		newfg = zs_get_group(pool, zp->inuse, c->objs);
 		if (newfg != zp->fullness) { /* fix_fullness_group */
-			remove_zspage(pool, z);
-			insert_zspage(pool, z, newfg);
+			zs_remove_zspage(pool, z);
+			zs_insert_zspage(pool, z, newfg);
 		}
 	}
 	/* cache_alloc_handle (before the zspage in zs_malloc; nothing here depends on
@@ -270,6 +276,7 @@ int64_t zs_malloc(struct zs_pool *pool, int64_t size)
 
 		memcpy(zp->mem + (size_t)idx * c->size, &tagged, ZS_HANDLE_SIZE);
 	}
+	zp->slot_of[idx] = (int32_t)slot;
 	pool->h_zspage[slot] = z;
 	pool->h_idx[slot] = idx;
 	pool->h_size[slot] = (int32_t)size;
@@ -316,16 +323,17 @@ int zs_free(struct zs_pool *pool, int64_t handle)
 	c = &pool->classes[zp->cls];
 	c->obj_used--;
 	/* obj_free */
+	zp->slot_of[pool->h_idx[slot]] = 0;
 	zp->link[pool->h_idx[slot]] = zp->freeobj;
 	zp->freeobj = pool->h_idx[slot];
 	zp->inuse--;
-	newfg = get_group(pool, zp->inuse, c->objs);
+	newfg = zs_get_group(pool, zp->inuse, c->objs);
 	if (newfg != zp->fullness) {
-		remove_zspage(pool, z);
-		insert_zspage(pool, z, newfg);
+		zs_remove_zspage(pool, z);
+		zs_insert_zspage(pool, z, newfg);
 	}
 	if (newfg == 0)
-		free_zspage(pool, z);
+		zs_free_zspage(pool, z);
 	/* cache_free_handle */
 	pool->h_size[slot] = 0;
 	pool->h_free[pool->nr_h_free++] = (int32_t)slot;
@@ -418,6 +426,7 @@ int zs_pool_init(struct zs_pool *pool, int page_size, const int32_t *w, int nr_c
 	pool->nr_classes = nr_classes;
 	pool->nr_alloc_order = nr_order;
 	pool->payload = payload;
+	pool->compact_algo = COMPACT_NONE;
 	if (page_size < 4096 || (fullness != 0 && fullness != 1) || insert < 0 || insert > 2 ||
 	    nr_classes < 1 || nr_order < 1 || nr_order > MAX_GROUPS) {
 		PyErr_SetString(PyExc_ValueError, "SizedPool: inconsistent class table");
@@ -485,6 +494,7 @@ void zs_pool_release(struct zs_pool *pool)
 
 	for (z = 0; z < pool->nr_zspage_ids; z++) {
 		free(pool->zspages[z].link);
+		free(pool->zspages[z].slot_of);
 		free(pool->zspages[z].mem);
 	}
 	free(pool->zspages);

@@ -20,6 +20,8 @@
 
 enum { FULLNESS_QUARTER = 0, FULLNESS_INUSE_RATIO = 1 };
 enum { INSERT_HEAD = 0, INSERT_INUSE_TAIL = 1, INSERT_INUSE_SECOND = 2 };
+/* __zs_compact: 4.1-4.2, 4.3-6.3, 6.4+ (compaction.py's CompactAlgo); none: not set */
+enum { COMPACT_NONE = -1, COMPACT_V4_1 = 0, COMPACT_V4_3 = 1, COMPACT_V6_4 = 2 };
 
 typedef struct {
 	int size, ppz, objs, huge;
@@ -30,6 +32,7 @@ typedef struct {
 typedef struct {
 	int cls, inuse, freeobj, fullness;
 	int32_t *link; /* link[k]: the free slot after k (struct link_free), LINK_END */
+	int32_t *slot_of; /* slot_of[k]: the handle slot of object k, 0: free (obj_allocated) */
 	unsigned char *mem; /* the zspage's ppz page frames, in order; NULL: sizes only */
 } zs_zspage;
 
@@ -55,6 +58,9 @@ struct zs_pool {
 	int64_t live_handles;
 	int64_t pages_allocated, nr_zspages, bytes_written, bytes_read, page_crossing_copies;
 	int64_t frames_allocated, frames_freed, frames_peak;
+	/* zs_compact (zscompact.c): the algorithm and its list orders */
+	int compact_algo, src_order[MAX_GROUPS], nr_src, dst_order[MAX_GROUPS], nr_dst;
+	int64_t pages_compacted, objs_moved, bytes_moved;
 };
 
 /* classes: (size, pages_per_zspage, objs_per_zspage, huge) per distinct class;
@@ -67,6 +73,18 @@ int zs_grow(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t elem);
 int64_t zs_malloc(struct zs_pool *pool, int64_t size);
 int zs_free(struct zs_pool *pool, int64_t handle);
 Py_ssize_t zs_live_slot(struct zs_pool *pool, int64_t handle);
+/* zs_compact (zscompact.c): the pages freed, or -1 (no algorithm set, or a broken
+ * invariant) with an exception set */
+int64_t zs_compact(struct zs_pool *pool);
+int zs_set_compaction(struct zs_pool *pool, int algo, const unsigned char *src, int nr_src,
+		      const unsigned char *dst, int nr_dst);
+/* the list and zspage steps zs_compact shares with zs_malloc / zs_free (zspool.c) */
+int zs_get_group(const struct zs_pool *pool, int inuse, int objs);
+int zs_head_of(const struct zs_pool *pool, int cls, int group);
+int zs_node_of(const struct zs_pool *pool, int z);
+void zs_insert_zspage(struct zs_pool *pool, int z, int fullness);
+void zs_remove_zspage(struct zs_pool *pool, int z);
+void zs_free_zspage(struct zs_pool *pool, int z);
 /* the object's bytes copied in (src NULL: counted only); len must be its size */
 int zs_obj_write(struct zs_pool *pool, int64_t handle, const void *src, int64_t len);
 /* the object's bytes copied out to dst (NULL: counted only): its size; counted in

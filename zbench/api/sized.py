@@ -35,8 +35,9 @@ NATIVE_ENV = "ZBENCH_NATIVE"
 
 #: :attr:`SizedBatch.kinds` codes: the operations' :data:`~zbench.api.workload.OP_CODE`,
 #: and a clean store (the page unchanged since it was loaded: ``Op.label == "clean"``)
-STORE, LOAD, INVALIDATE, PHASE = (OP_CODE[OpKind.STORE], OP_CODE[OpKind.LOAD],
-                                  OP_CODE[OpKind.INVALIDATE], OP_CODE[OpKind.PHASE])
+STORE, LOAD, INVALIDATE, COMPACT, PHASE = (
+    OP_CODE[OpKind.STORE], OP_CODE[OpKind.LOAD], OP_CODE[OpKind.INVALIDATE],
+    OP_CODE[OpKind.COMPACT], OP_CODE[OpKind.PHASE])
 STORE_CLEAN = len(OP_CODE)
 #: :attr:`SizedBatch.fill` codes: the page is not same-filled, filled with zeros, or
 #: filled with another repeated 8-byte word
@@ -84,11 +85,12 @@ class PayloadPages:
 @dataclass
 class SizedBatch:
     """A workload's operations, one entry each, in arrays: ``kinds[i]`` (STORE,
-    STORE_CLEAN, LOAD, INVALIDATE or PHASE), ``offsets[i]`` (the slot; 0 for a phase)
+    STORE_CLEAN, LOAD, INVALIDATE, COMPACT or PHASE), ``offsets[i]`` (the slot; 0 for a phase)
     and, for a store, ``sizes[i]`` (the page's compressed size: what the compressor
     returned for it) and ``fill[i]`` (whether the page is same-filled, by
     :func:`zbench.same_filled_word`); a phase's label is ``labels[i]``.  ``payload`` is
-    ``None`` on the sizes-only path, else the pages' bytes."""
+    ``None`` on the sizes-only path, else the pages' bytes.  The front end sets
+    ``compacted`` to the pages its compact ops freed, in all."""
 
     kinds: Sequence[int] = field(default_factory=lambda: array("b"))
     offsets: Sequence[int] = field(default_factory=lambda: array("q"))
@@ -96,6 +98,7 @@ class SizedBatch:
     fill: Sequence[int] = field(default_factory=lambda: array("b"))
     labels: dict[int, str] = field(default_factory=dict)
     payload: PayloadPages | None = None
+    compacted: int = 0
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -113,7 +116,9 @@ class SizedEngine(Protocol):
 
     ``malloc``, ``free`` and ``pool_pages`` are the allocator's own; ``write(handle)`` and
     ``read(handle)`` count the copies of the object's bytes the allocator would make
-    (``zs_obj_write``, ``zs_obj_read_begin``) without making them.  ``sync()`` makes the
+    (``zs_obj_write``, ``zs_obj_read_begin``) without making them; ``compact()`` is the
+    allocator's compaction (the pages freed), ``None`` for an engine without one (a batch
+    with a compact op then fails).  ``sync()`` makes the
     allocator's reporting methods (``stats``, ``pool_pages``, ``slot_bytes``,
     ``size_classes``, ...) and its frames' counters
     report the engine's state as of now.  After a batch run the allocator's state stays
@@ -135,5 +140,7 @@ class SizedEngine(Protocol):
     def read(self, handle: int, /) -> None: ...
 
     def pool_pages(self) -> int: ...
+
+    compact: Callable[[], int] | None
 
     def sync(self) -> None: ...

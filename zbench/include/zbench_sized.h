@@ -9,8 +9,8 @@
  * engine.  Each call returns -1 with a Python exception set on failure.
  *
  * ABI 1: the sizes-only calls.  ABI 2 adds an engine that keeps the objects' bytes in
- * its frames (payload != 0) and copies them in and out; a loop checks abi >= 2 before
- * it calls write_bytes / read_bytes.
+ * its frames (payload != 0) and copies them in and out, and its compaction (compact,
+ * NULL when it has none); a loop checks abi >= 2 before it calls any of them.
  */
 #ifndef ZBENCH_SIZED_H
 #define ZBENCH_SIZED_H
@@ -40,6 +40,8 @@ struct zbench_sized_ops {
 	/* zs_obj_read_begin into dst: the object's size; counted unless !count (a check's
 	 * read, not the workload's) */
 	int64_t (*read_bytes)(void *pool, int64_t handle, void *dst, int count);
+	/* the allocator's compaction (zs_compact): the pages freed; NULL: none */
+	int64_t (*compact)(void *pool);
 };
 
 /*

@@ -4,7 +4,7 @@ the pages' bytes, with the pages and their cached compressed forms
 (:class:`~zbench.api.sized.PayloadPages`).
 
 Only the operations a batch can carry are taken: stores (of corpus pages, clean or not),
-loads, invalidations and phases.  Whether a case can run this way is known before its
+loads, invalidations, compactions and phases.  Whether a case can run this way is known before its
 first operation: the workload declares its kinds (``Workload.op_kinds``) and the front
 end answers for itself and its allocator (``FrontEnd.sizes_engine``)."""
 
@@ -31,7 +31,8 @@ from zbench.input.compcache import CompressedPages
 from zbench.input.corpus import Corpus
 
 #: what a batch carries
-BATCH_KINDS = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.PHASE})
+BATCH_KINDS = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.COMPACT,
+                         OpKind.PHASE})
 _CODES = frozenset(OP_CODE[k] for k in BATCH_KINDS)
 #: operations taken from a workload's generator at a time
 _CHUNK = 1 << 16

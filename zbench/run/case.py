@@ -26,7 +26,7 @@ from zbench.api.errors import VerifyError
 from zbench.api.frames import PageFrames
 from zbench.api.frontend import FrontEnd
 from zbench.api.metrics import derive, read_costs
-from zbench.api.sized import STORE, STORE_CLEAN
+from zbench.api.sized import COMPACT, STORE, STORE_CLEAN
 from zbench.api.workload import Op, OpKind, Workload, WorkloadOptions
 from zbench.input.compcache import CompressedPages
 from zbench.input.corpus import Corpus
@@ -338,8 +338,10 @@ class _Driver:
             raise VerifyError(f"case {self.case.id}: {exc}") from None
         if batch.payload is not None:
             self.verifier.verified = batch.payload.verified
-        self.stores = batch.kinds.count(STORE) + batch.kinds.count(STORE_CLEAN)
-        self.ops = len(batch) - len(batch.labels)
+        kinds = batch.kinds
+        self.stores = kinds.count(STORE) + kinds.count(STORE_CLEAN)
+        self.ops = len(batch) - len(batch.labels) - kinds.count(COMPACT)
+        self.compacted = batch.compacted
         self.engine = engine
         rig.frontend.workload_ended()
         return True
