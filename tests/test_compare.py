@@ -223,6 +223,23 @@ def test_different_machines_warn() -> None:
     assert not compare_results(a, a).warnings
 
 
+def test_a_timing_case_timed_on_other_code_warns() -> None:
+    """A case timed on the native engines in one run and on the Python model in the
+    other (engines built or not, ZBENCH_NATIVE=0): the timings measure different code."""
+    values = [100.0, 101.0, 99.0, 100.5, 99.5, 100.0]
+    python = _res({}, [_timing(values)])  # no path: a record from before paths
+    c = _timing(values)
+    c["path"] = "C engine zbench_zsmalloc._native, zram loop in C, bytes and lz4 in C"
+    engines = _res({}, [c])
+    cmp = compare_results(python, engines)
+    assert len(cmp.warnings) == 1 and "different code" in cmp.warnings[0]
+    assert "C engine zbench_zsmalloc._native" in cmp.warnings[0]
+    p = _timing(values)
+    p["path"] = "the Python model, operation by operation"
+    assert not compare_results(python, _res({}, [p])).warnings
+    assert not compare_results(engines, engines).warnings
+
+
 def test_fail_on_accepts_every_timing_metric() -> None:
     timing = {n for n, d in BY_NAME.items() if d.kind == "timing"}
     assert {"store_p50_ns", "load_p99_ns", "store_mean_ns"} <= timing

@@ -282,6 +282,10 @@ def _compare_timing(base: dict[str, Any], new: dict[str, Any],
                 cmp.warnings.append(f"{tid}: timed in BASE only; not compared")
             continue
         cmp.timings += 1
+        bp, np_ = (r.get("path") or "the Python model" for r in (br, nr))
+        if bp.split(",")[0] != np_.split(",")[0]:
+            cmp.warnings.append(f"{tid}: timed on {bp} in BASE, on {np_} in NEW: the "
+                                "timings measure different code")
         p_by_op = {op: welch_p((br.get(op) or {}).get("values_ns") or [],
                                (nr.get(op) or {}).get("values_ns") or []) for op in OPS}
         bm, nm = timing_metrics(br), timing_metrics(nr)

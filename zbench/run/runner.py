@@ -476,7 +476,7 @@ def run_suite(suite: Suite, plan: Plan, registry: Registry,
             f"ratio {m['effective_ratio']:.3f}"
             + (f", {m['verified_loads']} loads verified" if case.verify else "")
             + (" (cached)" if cached else f" ({res['elapsed_s']:.1f} s"
-               + (f", {res['engine']}" if res.get("engine") else "") + ")"))
+               + (", one batch in C" if res.get("engine") else "") + ")"))
 
     _say_page_sizes(plan, say)
     _say_engines(plan, say)
