@@ -90,7 +90,9 @@ static int free_slot(const struct zbench_sized_ops *ops, slot_t *s, counters_t *
 
 /* the pages' bytes of a batch of payload: NULL for sizes only */
 typedef struct {
-	const unsigned char *pages; /* source page s at pages + s * page_size */
+	const unsigned char *pages; /* source page s < nr_pages at pages + s * page_size */
+	const unsigned char *extra; /* source page nr_pages + k at extra + k * page_size */
+	Py_ssize_t nr_pages;
 	const int64_t *sources;     /* per op: its source page */
 	Py_ssize_t nr_sources;
 	const unsigned char *blobs; /* the cached compressed pages, or NULL: compress */
@@ -113,6 +115,13 @@ static inline int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* the bytes of source page s */
+static inline const unsigned char *src_page(const payload_t *p, int64_t s, int page_size)
+{
+	return s < p->nr_pages ? p->pages + s * page_size :
+		p->extra + (s - p->nr_pages) * page_size;
+}
+
 /* page_same_filled */
 static int page_same_filled(const unsigned char *page, int page_size, uint64_t *word)
 {
@@ -133,7 +142,7 @@ static int page_same_filled(const unsigned char *page, int page_size, uint64_t *
 static int64_t compress_page(payload_t *p, Py_ssize_t i, int64_t src, int page_size,
 			     int32_t size, const unsigned char **obj)
 {
-	const unsigned char *page = p->pages + src * page_size;
+	const unsigned char *page = src_page(p, src, page_size);
 	int64_t len;
 
 	if (p->blobs) {
@@ -160,7 +169,7 @@ static int64_t compress_page(payload_t *p, Py_ssize_t i, int64_t src, int page_s
 static int read_page(const struct zbench_sized_ops *ops, payload_t *p, int64_t offset,
 		     const slot_t *s, int page_size, int count)
 {
-	const unsigned char *want = p->pages + p->slot_src[offset] * page_size;
+	const unsigned char *want = src_page(p, p->slot_src[offset], page_size);
 	int64_t n;
 	int k;
 
@@ -224,13 +233,14 @@ static int get_array(PyObject *o, Py_buffer *b, const char *fmt, const char *nam
 /*
  * run(kinds, offsets, sizes, fill, capsule, same_any, huge_min, page_size, on_phase,
  *     progress, *, pages=None, sources=None, blobs=None, blob_offs=None, codec=None,
- *     live=False, verify=False, clocks=None, codec_clocks=None)
+ *     live=False, verify=False, clocks=None, codec_clocks=None, extra=None)
  *     -> (counters, verified, compacted)
  *   a compact op runs the engine's compaction (compacted: the pages it freed, in all);
  *   on_phase(index, operations, counters) at each phase op; progress(operations) every
  *   4096 operations, or None; counters: (stored, same, huge, huge_since, compr, obj,
- *   used_max), the front end's.  With pages (the bytes of every source page, in order)
- *   the batch carries payload: sources[i] is a store's source page, blobs and
+ *   used_max), the front end's.  With pages (the bytes of the source pages, in order;
+ *   extra: those after them, kept apart so a dump's pages need no copy) the batch
+ *   carries payload: sources[i] is a store's source page, blobs and
  *   blob_offs the cached compressed pages, codec the compressor's C face (a
  *   zbench.codec_ops capsule) that decompresses each load and, with live (or no blobs),
  *   compresses each store; clocks and codec_clocks (array('q') of len(kinds)) take
@@ -241,12 +251,12 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 	static char *kw[] = {"kinds", "offsets", "sizes", "fill", "capsule", "same_any",
 			     "huge_min", "page_size", "on_phase", "progress", "pages", "sources",
 			     "blobs", "blob_offs", "codec", "live", "verify", "clocks",
-			     "codec_clocks", NULL};
+			     "codec_clocks", "extra", NULL};
 	PyObject *ko, *oo, *so, *fo, *capsule, *on_phase, *progress, *res = NULL;
 	PyObject *pgo = Py_None, *srco = Py_None, *blo = Py_None, *bofo = Py_None;
-	PyObject *codeco = Py_None, *clko = Py_None, *cclko = Py_None;
+	PyObject *codeco = Py_None, *clko = Py_None, *cclko = Py_None, *exo = Py_None;
 	Py_buffer kb = {0}, ob = {0}, sb = {0}, fb = {0}, pgb = {0}, srcb = {0}, blb = {0};
-	Py_buffer bofb = {0}, clkb = {0}, cclkb = {0};
+	Py_buffer bofb = {0}, clkb = {0}, cclkb = {0}, exb = {0};
 	int64_t *clocks = NULL, *codec_clocks = NULL, t_op = 0;
 	int same_any, huge_min, page_size, live = 0, verify = 0;
 	const struct zbench_sized_ops *ops;
@@ -257,10 +267,10 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 	Py_ssize_t n, i, ops_done = 0;
 	int64_t max_off = -1;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOpiiOO|$OOOOOppOO", kw, &ko, &oo,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOpiiOO|$OOOOOppOOO", kw, &ko, &oo,
 					 &so, &fo, &capsule, &same_any, &huge_min, &page_size,
 					 &on_phase, &progress, &pgo, &srco, &blo, &bofo, &codeco,
-					 &live, &verify, &clko, &cclko))
+					 &live, &verify, &clko, &cclko, &exo))
 		return NULL;
 	if (get_array(ko, &kb, "b", "kinds", -1))
 		goto out;
@@ -285,8 +295,14 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 		    get_array(srco, &srcb, "q", "sources", n))
 			goto out;
 		p->pages = pgb.buf;
+		if (exo != Py_None) {
+			if (PyObject_GetBuffer(exo, &exb, PyBUF_C_CONTIGUOUS))
+				goto out;
+			p->extra = exb.buf;
+		}
 		p->sources = srcb.buf;
-		p->nr_sources = pgb.len / page_size;
+		p->nr_pages = pgb.len / page_size;
+		p->nr_sources = (pgb.len + exb.len) / page_size;
 		p->codec = PyCapsule_GetPointer(codeco, ZBENCH_CODEC_CAPSULE);
 		if (!p->codec)
 			goto out;
@@ -308,7 +324,7 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 				}
 			}
 		}
-		if (pgb.len % page_size) {
+		if (pgb.len % page_size || exb.len % page_size) {
 			PyErr_SetString(PyExc_ValueError, "zram batch: a partial page");
 			goto out;
 		}
@@ -422,8 +438,9 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 				int code = fill[i];
 
 				if (p) { /* page_same_filled on the page itself */
-					int same = page_same_filled(p->pages + p->sources[i] *
-								    page_size, page_size, &word);
+					int same = page_same_filled(src_page(p, p->sources[i],
+									     page_size),
+								    page_size, &word);
 					int got = !same ? F_NOT : word ? F_WORD : F_ZERO;
 
 					if (got != code) {
@@ -447,7 +464,8 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 					if (fresh.huge) {
 						size = page_size;
 						if (p)
-							obj = p->pages + p->sources[i] * page_size;
+							obj = src_page(p, p->sources[i],
+								       page_size);
 					}
 					handle = ops->malloc(ops->pool, size);
 					if (handle < 0)
@@ -518,6 +536,7 @@ out:
 	PyBuffer_Release(&bofb);
 	PyBuffer_Release(&clkb);
 	PyBuffer_Release(&cclkb);
+	PyBuffer_Release(&exb);
 	return res;
 }
 

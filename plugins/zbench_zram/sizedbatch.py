@@ -103,7 +103,8 @@ def _run_c(loop: Any, fe: Zram, engine: sized.SizedEngine, capsule: Any,
     kw: dict[str, Any] = {}
     pl = batch.payload
     if pl is not None and codec is not None:
-        kw = {"pages": pl.pages, "sources": _array(pl.sources, "q"), "blobs": pl.blobs,
+        kw = {"pages": pl.pages, "extra": pl.extra, "sources": _array(pl.sources, "q"),
+              "blobs": pl.blobs,
               "blob_offs": None if pl.blob_offs is None else _array(pl.blob_offs, "q"),
               "codec": codec.capsule, "verify": pl.verify, "clocks": pl.clocks,
               "codec_clocks": pl.codec_clocks}

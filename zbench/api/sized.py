@@ -62,8 +62,10 @@ class NativeCodec:
 
 @dataclass
 class PayloadPages:
-    """The bytes a batch of payload carries: ``pages`` holds every source page, one after
-    another, ``sources[i]`` is the source page of store ``i`` (unused for other kinds),
+    """The bytes a batch of payload carries: ``pages`` then ``extra`` hold every source
+    page, one after another (two buffers, so a dump's own pages go in uncopied, the
+    injected fill pages after them), ``sources[i]`` is the source page of store ``i``
+    (unused for other kinds),
     and ``blobs[blob_offs[s]:blob_offs[s + 1]]`` is source ``s`` compressed (the case's
     cached compressed pages; ``None``: the front end compresses each store itself).
     With ``verify`` every load, and every live slot at the end, must equal the page
@@ -74,6 +76,7 @@ class PayloadPages:
 
     pages: bytes
     sources: Sequence[int]
+    extra: bytes = b""
     blobs: bytes | None = None
     blob_offs: Sequence[int] | None = None
     verify: bool = False

@@ -102,10 +102,10 @@ def build_batch(workload: Workload, corpus: Corpus, comp: CompressedPages,
 
 def _payload(corpus: Corpus, comp: CompressedPages, srcs: list[int],
              verify: bool) -> PayloadPages:
-    """The source pages once each (the dump's, then one per injected fill word: a
-    million-page corpus of a small dump holds a few thousand), each store's source among
-    them, and the cached compressed pages (``CompressedPages.source_blobs``) in the same
-    order."""
+    """The source pages once each (the dump's own buffer, then one page per injected
+    fill word: a million-page corpus of a small dump holds a few thousand), each store's
+    source among them, and the cached compressed pages (``CompressedPages.source_blobs``)
+    in the same order."""
     dump, words = corpus.dump, corpus.injected_words()
     n_dump = dump.n_pages
     distinct = sorted(set(words))
@@ -116,11 +116,13 @@ def _payload(corpus: Corpus, comp: CompressedPages, srcs: list[int],
     sources = array("q", [s if s >= 0 else tail[s] for s in srcs])
     blobs_by_src = comp.source_blobs()
     fills = [w.to_bytes(8, "little") * (corpus.page_size // 8) for w in distinct]
-    pages = b"".join([*(dump.page(s) for s in range(n_dump)), *fills])
+    pages = getattr(dump, "data", None)  # a Dump's pages back to back: no copy
+    if not isinstance(pages, bytes) or len(pages) != n_dump * corpus.page_size:
+        pages = b"".join(dump.page(s) for s in range(n_dump))
     order = [*blobs_by_src[:n_dump],
              *(blobs_by_src[len(blobs_by_src) - 1 - words.index(w)] for w in distinct)]
     offs = array("q", [0])
     for b in order:
         offs.append(offs[-1] + len(b))
-    return PayloadPages(pages=pages, sources=sources, blobs=b"".join(order), blob_offs=offs,
-                        verify=verify)
+    return PayloadPages(pages=pages, extra=b"".join(fills), sources=sources,
+                        blobs=b"".join(order), blob_offs=offs, verify=verify)
