@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from batchkit import batch_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4
@@ -119,16 +120,7 @@ _op = st.one_of(
 )
 
 
-def _batch(ops: list[tuple[int, int, int, int]]) -> sized.SizedBatch:
-    b = sized.SizedBatch()
-    for i, (kind, off, size, code) in enumerate(ops):
-        b.kinds.append(kind)  # type: ignore[attr-defined]
-        b.offsets.append(off)  # type: ignore[attr-defined]
-        b.sizes.append(size)  # type: ignore[attr-defined]
-        b.fill.append(code)  # type: ignore[attr-defined]
-        if kind == sized.PHASE:
-            b.labels[i] = f"p{i}"
-    return b
+_batch = batch_of
 
 
 @pytest.mark.parametrize("kernels", KERNELS, ids=lambda k: f"zram{k[0]}-zs{k[1]}")
@@ -237,6 +229,21 @@ def test_a_case_in_one_batch_equals_the_case_op_by_op(
     python = _suite(tmp_path, "python", workload, monkeypatch)
     assert all("engine" not in c for c in python["cases"])
     assert _case_figures(batched) == _case_figures(python)
+
+
+def test_churn_op_arrays_are_its_operations() -> None:
+    from zbench_workloads.churn import Churn
+
+    from zbench.api.workload import OP_CODE
+
+    for options in ({}, {"compact": False, "load_pct": 40}, {"steps": 50, "steady_pct": 20}):
+        w = Churn(Churn.Options(**options), 7)
+        arrays = w.op_arrays(97)
+        ops = list(w.operations(97))
+        assert [OP_CODE[o.kind] for o in ops] == list(arrays.kinds)
+        assert [o.offset for o in ops] == list(arrays.offsets)
+        assert [o.page for o in ops] == list(arrays.pages)
+        assert {i: o.label for i, o in enumerate(ops) if o.label} == arrays.labels
 
 
 def test_fill_op_arrays_are_its_operations() -> None:

@@ -13,20 +13,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib
-import importlib.util
-from typing import Any
 
 import lz4.block
 
 from zbench import sized
 
-_face: Any = None
-if importlib.util.find_spec(f"{__package__}._lz4face") is not None:
-    try:
-        _face = importlib.import_module(f"{__package__}._lz4face")
-    except ImportError:  # built for another Python
-        _face = None
+_face, _WHY = sized.load_extension(__package__, "_lz4face")
 
 _FUNCS = ("LZ4_resetStream", "LZ4_compress_fast_continue", "LZ4_decompress_safe")
 

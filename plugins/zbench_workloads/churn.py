@@ -12,11 +12,12 @@ compaction gives back.
 from __future__ import annotations
 
 import random
+from array import array
 from collections.abc import Iterator
 
 from pydantic import Field
 
-from zbench import Op, OpKind, Workload, WorkloadOptions
+from zbench import OP_CODE, Op, OpArrays, OpKind, Workload, WorkloadOptions
 
 
 class ChurnOptions(WorkloadOptions):
@@ -34,6 +35,58 @@ class Churn(Workload):
     Options = ChurnOptions
     op_kinds = frozenset({OpKind.STORE, OpKind.LOAD, OpKind.INVALIDATE, OpKind.COMPACT,
                           OpKind.PHASE})
+
+    def op_arrays(self, n_pages: int) -> OpArrays:
+        """:meth:`operations` in arrays: the same draws from the same generator, in the
+        same order, with no ``Op`` made (a batch run's input)."""
+        o: ChurnOptions = self.options  # type: ignore[assignment]
+        rng = random.Random(self.seed)
+        random_, randrange = rng.random, rng.randrange
+        store, load, inval = OP_CODE[OpKind.STORE], OP_CODE[OpKind.LOAD], OP_CODE[
+            OpKind.INVALIDATE]
+        kinds = array("b", bytes(n_pages))  # OP_CODE[STORE] == 0
+        offsets = array("q", range(n_pages))
+        pages = array("q", range(n_pages))
+        labels = {n_pages: "fill"}
+        kinds.append(OP_CODE[OpKind.PHASE])
+        offsets.append(0)
+        pages.append(0)
+        live = list(range(n_pages))
+        next_offset = n_pages
+        target = max(1, round(n_pages * o.steady_pct / 100))
+        steps = n_pages if o.steps is None else o.steps
+        k_add, o_add, p_add = kinds.append, offsets.append, pages.append
+        load_pct = o.load_pct
+        for _ in range(steps):
+            if live and random_() * 100 < load_pct:
+                k_add(load)
+                o_add(live[randrange(len(live))])
+                p_add(0)
+            if live:
+                i = randrange(len(live))
+                live[i], live[-1] = live[-1], live[i]
+                k_add(inval)
+                o_add(live.pop())
+                p_add(0)
+            if random_() < min(1.0, target / max(1, len(live))):
+                live.append(next_offset)
+                k_add(store)
+                o_add(next_offset)
+                p_add(randrange(n_pages))
+                next_offset += 1
+        labels[len(kinds)] = "churn"
+        k_add(OP_CODE[OpKind.PHASE])
+        o_add(0)
+        p_add(0)
+        if o.compact:
+            k_add(OP_CODE[OpKind.COMPACT])
+            o_add(0)
+            p_add(0)
+            labels[len(kinds)] = "compact"
+            k_add(OP_CODE[OpKind.PHASE])
+            o_add(0)
+            p_add(0)
+        return OpArrays(kinds, offsets, pages, labels)
 
     def operations(self, n_pages: int) -> Iterator[Op]:
         o: ChurnOptions = self.options  # type: ignore[assignment]

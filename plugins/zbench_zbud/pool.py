@@ -24,7 +24,7 @@ from zbench import (
     PluginOptions,
 )
 
-from . import reclaim, stats
+from . import native, reclaim, stats
 from .migrate import SERIES, Kozlowski2013, page_objects, relocate
 from .options import ZbudOptions
 from .page import BUDDIED, OFF_LIST, ZbudHeader
@@ -79,6 +79,8 @@ class ZbudPool(Allocator):
         self.bytes_written = 0
         self.bytes_read = 0
         self.list_ops = 0  # list_add / list_del / list_move on unbuddied, buddied, lru
+        #: (buddied, unbuddied) pages once a batch ran on the C engine (native.py)
+        self.engine_lists: tuple[int, int] | None = None
 
     # -- identity --------------------------------------------------------
     @property
@@ -303,6 +305,14 @@ class ZbudPool(Allocator):
 
     def reclaim_page(self, evict: Callable[[int], bool], retries: int) -> bool:
         return reclaim.zbud_reclaim_page(self, evict, retries)
+
+    # -- batches on the C engine (native.py) ----------------------------------------
+    def sized_engine(self) -> native.ZbudSizedEngine | None:
+        return native.sized_engine(self)
+
+    @classmethod
+    def engine_status(cls) -> str | None:
+        return native.status()
 
     # -- accounting ------------------------------------------------------
     def max_size(self) -> int:

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 
 def pool_stats(pool: ZbudPool) -> Metrics:
-    buddied = len(pool.buddied)
+    if pool.engine_lists is not None:  # the lists are in the C engine (native.py)
+        buddied, unbuddied = pool.engine_lists
+    else:
+        buddied, unbuddied = len(pool.buddied), sum(len(lst) for lst in pool.unbuddied)
     return {
         "zbud_pages": pool.pages_nr,
         "buddied_pages": buddied,
-        "unbuddied_pages": sum(len(lst) for lst in pool.unbuddied),
+        "unbuddied_pages": unbuddied,
         "zbud_objects": pool.nr_objects,
         "reclaimed_pages": pool.reclaimed_pages,
         "reclaim_attempts": pool.reclaim_attempts,

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "zbench_sized.h"
+#include "zbench_util.h"
 
 /* zbench_zram._native.Mismatch: a load returned other bytes than were stored */
 static PyObject *Mismatch;
@@ -58,16 +59,6 @@ static PyObject *counters_tuple(const counters_t *c)
 	return Py_BuildValue("(LLLLLLL)", (long long)c->stored, (long long)c->same,
 			     (long long)c->huge, (long long)c->huge_since, (long long)c->compr,
 			     (long long)c->obj, (long long)c->used_max);
-}
-
-static int need_format(Py_buffer *b, const char *fmt, const char *name, Py_ssize_t n)
-{
-	if (!b->format || b->format[0] != fmt[0] || b->format[1] || b->len / b->itemsize != n) {
-		PyErr_Format(PyExc_TypeError, "zram batch: %s must be an array('%s') of %zd",
-			     name, fmt, n);
-		return -1;
-	}
-	return 0;
 }
 
 /* zram_free_page of a valid slot */
@@ -227,7 +218,7 @@ static int get_array(PyObject *o, Py_buffer *b, const char *fmt, const char *nam
 {
 	if (PyObject_GetBuffer(o, b, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS))
 		return -1;
-	return n < 0 ? 0 : need_format(b, fmt, name, n);
+	return n < 0 ? 0 : zbench_need_format(b, fmt, "zram", name, n);
 }
 
 /*
@@ -275,16 +266,13 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 	if (get_array(ko, &kb, "b", "kinds", -1))
 		goto out;
 	n = kb.len;
-	if (need_format(&kb, "b", "kinds", n) || get_array(oo, &ob, "q", "offsets", n) ||
+	if (zbench_need_format(&kb, "b", "zram", "kinds", n) ||
+	    get_array(oo, &ob, "q", "offsets", n) ||
 	    get_array(so, &sb, "i", "sizes", n) || get_array(fo, &fb, "b", "fill", n))
 		goto out;
-	ops = PyCapsule_GetPointer(capsule, ZBENCH_SIZED_CAPSULE);
+	ops = zbench_get_ops(capsule, "zram", 1);
 	if (!ops)
 		goto out;
-	if (ops->abi < 1 || ops->abi > ZBENCH_SIZED_ABI) {
-		PyErr_SetString(PyExc_ValueError, "zram batch: engine of another ABI");
-		goto out;
-	}
 	if (pgo != Py_None) { /* a batch of payload */
 		p = &pl;
 		if (ops->abi < 2 || !ops->payload) {
@@ -352,13 +340,10 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 	const int64_t *offsets = ob.buf;
 	const int32_t *sizes = sb.buf;
 
+	max_off = zbench_max_offset(offsets, n, "zram");
+	if (max_off < 0 && PyErr_Occurred())
+		goto out;
 	for (i = 0; i < n; i++) {
-		if (offsets[i] < 0) {
-			PyErr_SetString(PyExc_ValueError, "zram batch: negative offset");
-			goto out;
-		}
-		if (offsets[i] > max_off)
-			max_off = offsets[i];
 		if (p && (kinds[i] == K_STORE || kinds[i] == K_STORE_CLEAN) &&
 		    (p->sources[i] < 0 || p->sources[i] >= p->nr_sources)) {
 			PyErr_SetString(PyExc_ValueError, "zram batch: source page out of range");
@@ -389,14 +374,8 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 		slot_t *s = &table[off];
 
 		if (kind == K_PHASE) {
-			PyObject *t = counters_tuple(&c), *r;
-
-			if (!t)
+			if (zbench_call_phase(on_phase, i, ops_done, counters_tuple(&c)))
 				goto out;
-			r = PyObject_CallFunction(on_phase, "nnN", i, ops_done, t);
-			if (!r)
-				goto out;
-			Py_DECREF(r);
 			continue;
 		}
 		if (kind == K_COMPACT) { /* zs_compact, not an operation the run counts */
@@ -468,8 +447,13 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 								       page_size);
 					}
 					handle = ops->malloc(ops->pool, size);
-					if (handle < 0)
+					if (handle < 0) {
+						if (!PyErr_Occurred())
+							PyErr_Format(PyExc_ValueError, "zram "
+								     "batch: the engine refused "
+								     "%lld bytes", (long long)size);
 						goto out;
+					}
 					used = ops->pool_pages(ops->pool);
 					if (used > c.used_max) /* update_used_max */
 						c.used_max = used;
@@ -507,14 +491,8 @@ static PyObject *zram_run(PyObject *self, PyObject *args, PyObject *kwds)
 			clocks[i] = now_ns() - t_op;
 			codec_clocks[i] = p->codec_ns;
 		}
-		ops_done++;
-		if (!(ops_done & 4095) && progress != Py_None) {
-			PyObject *r = PyObject_CallFunction(progress, "n", ops_done);
-
-			if (!r)
-				goto out;
-			Py_DECREF(r);
-		}
+		if (zbench_call_progress(progress, ++ops_done))
+			goto out;
 	}
 	if (p && p->verify && check_all(ops, p, table, max_off, page_size))
 		goto out;

@@ -19,8 +19,6 @@ against the page stored.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from array import array
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +27,7 @@ from zbench import VerifyError, sized
 if TYPE_CHECKING:
     from .frontend import Zram
 
-_native: Any = None
-if importlib.util.find_spec(f"{__package__}._native") is not None:
-    try:
-        _native = importlib.import_module(f"{__package__}._native")
-    except ImportError:  # built for another Python: the Python loop runs
-        _native = None
+_native, _WHY = sized.load_extension(__package__)
 
 _COUNTERS = ("pages_stored", "same_pages", "huge_pages", "huge_pages_since",
              "compr_data_size", "object_bytes", "mem_used_max")

@@ -64,6 +64,9 @@ static PyObject *SizedPool_malloc(SizedPool *pool, PyObject *arg)
 	if (size == -1 && PyErr_Occurred())
 		return NULL;
 	handle = zs_malloc(&pool->pool, size);
+	if (handle == ZBENCH_EINVAL)
+		PyErr_Format(PyExc_ValueError, "zsmalloc: size %lld out of range 1..%d", size,
+			     pool->pool.max_size);
 	return handle < 0 ? NULL : PyLong_FromLongLong(handle);
 }
 

@@ -13,8 +13,6 @@ pool reports them as its own.  Built at install when a C compiler is there
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from array import array
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +24,7 @@ from .rules import CompactAlgo, InsertPolicy
 if TYPE_CHECKING:
     from .pool import ZsPool
 
-_native: Any
-if importlib.util.find_spec(f"{__package__}._native") is None:
-    # not built: no C compiler (or no Python headers) when zbench was installed
-    _native, _WHY = None, "not built (no C compiler when zbench was installed)"
-else:
-    try:
-        _native = importlib.import_module(f"{__package__}._native")
-        _WHY = ""
-    except ImportError as exc:  # built for another Python, say
-        _native, _WHY = None, f"not loadable ({exc})"
+_native, _WHY = sized.load_extension(__package__)
 
 _INSERT = {InsertPolicy.HEAD: 0, InsertPolicy.INUSE_TAIL: 1, InsertPolicy.INUSE_SECOND: 2}
 #: zspool.h's COMPACT_* (zscompact.c)
@@ -44,12 +33,8 @@ ENGINE = "C engine zbench_zsmalloc._native"
 
 
 def status() -> str:
-    """What runs a sizes-only batch: the C engine, or the Python model and why."""
-    if _native is None:
-        return f"batches: the Python model; the C engine is {_WHY}"
-    if not sized.native_allowed():
-        return "batches: the Python model; the C engine is turned off (ZBENCH_NATIVE=0)"
-    return f"batches: {ENGINE}; other cases: the Python model"
+    """What runs a batch: the C engine, or the Python model and why."""
+    return sized.engine_status(_native, _WHY, ENGINE)
 
 
 def _sealed(*_args: Any) -> Any:

@@ -24,24 +24,12 @@
 #include <string.h>
 
 #include "zspool.h"
+#include "zbench_sized.h"
+#include "zbench_util.h"
 
 int zs_grow(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t elem)
 {
-	Py_ssize_t n = *cap ? *cap : 64;
-	void *q;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	q = realloc(*p, (size_t)n * elem);
-	if (!q) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	*p = q;
-	*cap = n;
-	return 0;
+	return zbench_grow(p, cap, need, elem);
 }
 
 int zs_get_group(const struct zs_pool *pool, int inuse, int objs)
@@ -215,11 +203,8 @@ int64_t zs_malloc(struct zs_pool *pool, int64_t size)
 	zs_class *c;
 	zs_zspage *zp;
 
-	if (size < 1 || size > pool->max_size) {
-		PyErr_Format(PyExc_ValueError, "zsmalloc: size %lld out of range 1..%d",
-			     (long long)size, pool->max_size);
-		return -1;
-	}
+	if (size < 1 || size > pool->max_size) /* -EINVAL: the caller counts it */
+		return ZBENCH_EINVAL;
 	cls = pool->class_of[size];
 	c = &pool->classes[cls];
 	/* find_get_zspage */

@@ -34,8 +34,10 @@ from zbench import (
     Page,
     PluginOptions,
     same_filled_word,
+    sized,
 )
 
+from . import sizedbatch
 from .entry import Entry, Lru
 from .rules import MAX_RECLAIM_RETRIES, MAX_RECLAIM_RETRIES_612, ZBUD_RECLAIM_RETRIES, rules_for
 
@@ -137,6 +139,9 @@ class Zswap(FrontEnd):
         self.compressed_bytes = 0
         self.object_bytes = 0
         self.pool_max = 0
+        #: (stored entries, swapped pages) once a batch ran in C (sizedbatch.py)
+        self.batch_counts: tuple[int, int] | None = None
+        self._engine: sized.SizedEngine | None = None  # the allocator's, for a batch
 
     @property
     def kernel(self) -> str:
@@ -148,6 +153,23 @@ class Zswap(FrontEnd):
                 "store that queued it; no memcg limits, no shrinker (6.8+; its memcg "
                 "walk is the root's alone, as with memcg disabled); zsmalloc's 6.2-6.4 LRU "
                 "is not modelled (not evictable)")
+
+    # -- batches on native engines (sizedbatch.py) ---------------------------------
+    def sizes_engine(self) -> str | None:
+        """zswap's loop in C over the allocator's engine, for the rules it follows."""
+        if sizedbatch.declines(self) is not None:
+            return None
+        engine = self.allocator.sized_engine()
+        if engine is None or engine.payload or getattr(engine, "capsule", None) is None:
+            return None
+        self._engine = engine
+        return f"{engine.name}, zswap loop in C"
+
+    def run_sizes(self, batch: sized.SizedBatch, on_phase: sized.PhaseHook,
+                  progress: sized.ProgressHook | None) -> None:
+        if self._engine is None:
+            raise RuntimeError("zswap: run_sizes before sizes_engine")
+        sizedbatch.run_sizes(self, self._engine, batch, on_phase, progress)
 
     # -- limits -----------------------------------------------------------
     def _pool_pages(self) -> int:
@@ -508,15 +530,16 @@ class Zswap(FrontEnd):
         return None if e is None or e.value is not None else e.handle
 
     def metrics(self) -> Metrics:
+        stored, swapped = self.batch_counts or (len(self.tree), len(self.swap_device))
         m: Metrics = {
-            "stored_pages": len(self.tree),
+            "stored_pages": stored,
             "same_filled_pages": self.same_filled_pages,
             "huge_pages": self.c["stored_incompressible_pages"],
             "compressed_bytes": self.compressed_bytes,
             "object_bytes": self.object_bytes,
             "pool_total_size": self._pool_pages() * self.psize,
             "mem_used_max_pages": self.pool_max,
-            "swap_device_pages": len(self.swap_device),
+            "swap_device_pages": swapped,
             "zeromap_pages": len(self.zeromap),
         }
         m.update(self.c)

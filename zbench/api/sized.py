@@ -22,11 +22,13 @@ byte for byte with ``verify``.  A compressor offers its C face as a :class:`Nati
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from zbench.api.workload import OP_CODE, OpKind
 
@@ -42,6 +44,30 @@ STORE_CLEAN = len(OP_CODE)
 #: :attr:`SizedBatch.fill` codes: the page is not same-filled, filled with zeros, or
 #: filled with another repeated 8-byte word
 NOT_FILLED, ZERO_FILLED, WORD_FILLED = 0, 1, 2
+
+
+def load_extension(package: str, name: str = "_native") -> tuple[Any, str]:
+    """A plugin's optional C extension module ``package.name``, or ``None`` and why: not
+    built (no C compiler at install, an optional ``setuptools.Extension``), or not
+    loadable (built for another Python, say)."""
+    full = f"{package}.{name}"
+    if importlib.util.find_spec(full) is None:
+        return None, "not built (no C compiler when zbench was installed)"
+    try:
+        return importlib.import_module(full), ""
+    except ImportError as exc:
+        return None, f"not loadable ({exc})"
+
+
+def engine_status(module: Any, why: str, engine: str, scope: str = "") -> str:
+    """The ``engine_status`` line of an allocator whose engine is the C extension
+    ``module`` (``None``: the Python model runs, for ``why``): ``engine`` runs the batches
+    (``scope`` says which ones, when not all), the Python model the other cases."""
+    if module is None:
+        return f"batches: the Python model; the C engine is {why}"
+    if not native_allowed():
+        return "batches: the Python model; the C engine is turned off (ZBENCH_NATIVE=0)"
+    return f"batches: {engine}{f' ({scope})' if scope else ''}; other cases: the Python model"
 
 
 def native_allowed() -> bool:

@@ -19,11 +19,15 @@
 
 #define ZBENCH_SIZED_CAPSULE "zbench.sized_ops"
 #define ZBENCH_SIZED_ABI 2
+/* an allocator's refusal of a size (the kernel's -ENOSPC, -EINVAL) */
+#define ZBENCH_ENOSPC (-28)
+#define ZBENCH_EINVAL (-22)
 
 struct zbench_sized_ops {
 	int abi; /* ZBENCH_SIZED_ABI */
 	void *pool;
-	/* zs_malloc: a handle > 0 */
+	/* zs_malloc: a handle > 0; ZBENCH_ENOSPC / ZBENCH_EINVAL (ABI 2) when the allocator
+	 * refuses the size, no exception set (zpool_malloc's errors, counted by zswap) */
 	int64_t (*malloc)(void *pool, int64_t size);
 	/* zs_free */
 	int (*free)(void *pool, int64_t handle);
