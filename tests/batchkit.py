@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
 from zbench.api import sized
+
+
+def ops_strategy(max_offset: int, max_size: int, clean_max: int | None = None,
+                 compact: bool = True) -> st.SearchStrategy[tuple[int, int, int, int]]:
+    """One ``(kind, offset, size, fill code)`` operation of a random batch: stores of
+    sizes 1 .. ``max_size`` (a sixth same-filled), clean stores (up to ``clean_max``),
+    invalidations, loads, phases and, with ``compact``, compactions."""
+    ops = [
+        st.tuples(st.just(sized.STORE), st.integers(0, max_offset), st.integers(1, max_size),
+                  st.sampled_from([sized.NOT_FILLED] * 6
+                                  + [sized.ZERO_FILLED, sized.WORD_FILLED])),
+        st.tuples(st.just(sized.STORE_CLEAN), st.integers(0, max_offset),
+                  st.integers(1, clean_max or max_size), st.just(sized.NOT_FILLED)),
+        st.tuples(st.just(sized.INVALIDATE), st.integers(0, max_offset), st.just(0), st.just(0)),
+        st.tuples(st.just(sized.LOAD), st.integers(0, max_offset), st.just(0), st.just(0)),
+        st.tuples(st.just(sized.PHASE), st.just(0), st.just(0), st.just(0)),
+    ]
+    if compact:
+        ops.append(st.tuples(st.just(sized.COMPACT), st.just(0), st.just(0), st.just(0)))
+    return st.one_of(*ops)
 
 
 def batch_of(ops: list[tuple[int, int, int, int]]) -> sized.SizedBatch:
@@ -17,3 +42,34 @@ def batch_of(ops: list[tuple[int, int, int, int]]) -> sized.SizedBatch:
         if kind == sized.PHASE:
             b.labels[i] = f"p{i}"
     return b
+
+
+def replay(fe: Any, batch: sized.SizedBatch, page: Callable[[int, bool], Any],
+           figures: Callable[[], dict[str, Any]],
+           after: Callable[[int, int, int, Any], None] | None = None,
+           ) -> tuple[list[dict[str, Any]], int]:
+    """The batch operation by operation on the front end ``fe``, the Python path a batch
+    must equal: store ``i`` offers ``page(i, clean)``; at each phase ``fe.phase`` then
+    ``figures()``; ``after(i, kind, offset, result)`` follows every other operation (a
+    load's page, a compaction's pages freed).  The phases' figures and the pages freed."""
+    phases: list[dict[str, Any]] = []
+    compacted = 0
+    for i, kind in enumerate(batch.kinds):
+        off = batch.offsets[i]
+        result: Any = None
+        if kind == sized.PHASE:
+            fe.phase(batch.labels[i])
+            phases.append(figures())
+            continue
+        if kind == sized.INVALIDATE:
+            fe.invalidate(off)
+        elif kind == sized.LOAD:
+            result = fe.load(off)
+        elif kind == sized.COMPACT:
+            result = fe.compact()
+            compacted += result
+        else:
+            fe.store(off, page(i, kind == sized.STORE_CLEAN))
+        if after is not None:
+            after(i, kind, off, result)
+    return phases, compacted

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import batch_of
+from batchkit import batch_of, ops_strategy, replay
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4
@@ -70,20 +70,11 @@ def _figures(fe: Zram, pool: ZsPool, frames: SizeFrames) -> dict[str, Any]:
 def _reference(kernels: tuple[str, str], chain: int, batch: sized.SizedBatch
                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     fe, pool, frames = _device(kernels, chain)
-    phases = []
-    for i, kind in enumerate(batch.kinds):
-        off = batch.offsets[i]
-        if kind == sized.PHASE:
-            fe.phase(batch.labels[i])
-            phases.append(_figures(fe, pool, frames))
-        elif kind == sized.INVALIDATE:
-            fe.invalidate(off)
-        elif kind == sized.LOAD:
-            fe.load(off)
-        elif kind == sized.COMPACT:
-            fe.compact()
-        else:
-            fe.store(off, _Page(batch.fill[i], batch.sizes[i], kind == sized.STORE_CLEAN))
+
+    def page(i: int, clean: bool) -> _Page:
+        return _Page(batch.fill[i], batch.sizes[i], clean)
+
+    phases, _ = replay(fe, batch, page, lambda: _figures(fe, pool, frames))
     return _figures(fe, pool, frames), phases
 
 
@@ -108,16 +99,7 @@ def loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     return str(request.param)
 
 
-_op = st.one_of(
-    st.tuples(st.just(sized.STORE), st.integers(0, 40), st.integers(1, PAGE),
-              st.sampled_from([sized.NOT_FILLED] * 6 + [sized.ZERO_FILLED, sized.WORD_FILLED])),
-    st.tuples(st.just(sized.STORE_CLEAN), st.integers(0, 40), st.integers(1, PAGE),
-              st.just(sized.NOT_FILLED)),
-    st.tuples(st.just(sized.INVALIDATE), st.integers(0, 40), st.just(0), st.just(0)),
-    st.tuples(st.just(sized.LOAD), st.integers(0, 40), st.just(0), st.just(0)),
-    st.tuples(st.just(sized.PHASE), st.just(0), st.just(0), st.just(0)),
-    st.tuples(st.just(sized.COMPACT), st.just(0), st.just(0), st.just(0)),
-)
+_op = ops_strategy(40, PAGE)
 
 
 _batch = batch_of
@@ -168,7 +150,7 @@ def test_after_a_batch_the_pool_takes_no_further_operation(loop: str) -> None:
     fe.run_sizes(_batch([(sized.STORE, 0, 100, sized.NOT_FILLED)]), lambda *a: None, None)
     with pytest.raises(RuntimeError, match="C engine"):
         pool.malloc(100)
-    with pytest.raises(RuntimeError, match="sizes-only batch"):
+    with pytest.raises(RuntimeError, match="ran a batch"):
         fe.invalidate(0)
 
 
@@ -231,30 +213,22 @@ def test_a_case_in_one_batch_equals_the_case_op_by_op(
     assert _case_figures(batched) == _case_figures(python)
 
 
-def test_churn_op_arrays_are_its_operations() -> None:
-    from zbench_workloads.churn import Churn
-
+@pytest.mark.parametrize("name, option_sets, n", [
+    ("fill", ({}, {"order": "shuffle"}, {"pages": "first-half", "order": "shuffle"}), 101),
+    ("churn", ({}, {"compact": False, "load_pct": 40}, {"steps": 50, "steady_pct": 20}), 97),
+])
+def test_op_arrays_are_the_workloads_operations(name: str, option_sets: tuple[dict[str, Any],
+                                                                             ...],
+                                                n: int) -> None:
+    from zbench.api.registry import get_registry
     from zbench.api.workload import OP_CODE
 
-    for options in ({}, {"compact": False, "load_pct": 40}, {"steps": 50, "steady_pct": 20}):
-        w = Churn(Churn.Options(**options), 7)
-        arrays = w.op_arrays(97)
-        ops = list(w.operations(97))
-        assert [OP_CODE[o.kind] for o in ops] == list(arrays.kinds)
-        assert [o.offset for o in ops] == list(arrays.offsets)
-        assert [o.page for o in ops] == list(arrays.pages)
-        assert {i: o.label for i, o in enumerate(ops) if o.label} == arrays.labels
-
-
-def test_fill_op_arrays_are_its_operations() -> None:
-    from zbench_workloads.fill import Fill
-
-    from zbench.api.workload import OP_CODE
-
-    for options in ({}, {"order": "shuffle"}, {"pages": "first-half", "order": "shuffle"}):
-        w = Fill(Fill.Options(**options), 3)
-        arrays = w.op_arrays(101)
-        ops = list(w.operations(101))
+    cls = get_registry().get("workload", name)
+    for options in option_sets:
+        w = cls(cls.Options(**options), 3)
+        arrays = w.op_arrays(n)
+        assert arrays is not None
+        ops = list(w.operations(n))
         assert [OP_CODE[o.kind] for o in ops] == list(arrays.kinds)
         assert [o.offset for o in ops] == list(arrays.offsets)
         assert [o.page for o in ops] == list(arrays.pages)

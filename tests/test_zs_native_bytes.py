@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from batchkit import replay
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4, Zstd
@@ -108,22 +109,16 @@ def _reference(kernels: tuple[str, str], chain: int, batch: sized.SizedBatch
     assert batch.payload is not None
     sources = batch.payload.sources
     held: dict[int, int] = {}
-    phases, verified = [], 0
-    for i, kind in enumerate(batch.kinds):
-        off = batch.offsets[i]
-        if kind == sized.PHASE:
-            fe.phase(batch.labels[i])
-            phases.append(_figures(fe, pool, frames))
-        elif kind == sized.INVALIDATE:
-            fe.invalidate(off)
+    verified = 0
+
+    def check(i: int, kind: int, off: int, got: Any) -> None:
+        nonlocal verified
+        if kind == sized.INVALIDATE:
             held.pop(off, None)
-        elif kind == sized.LOAD:
-            got = fe.load(off)
-            if off in held:
-                assert got == PAGES[held[off]]
-                verified += 1
+        elif kind == sized.LOAD and off in held:
+            assert got == PAGES[held[off]]
+            verified += 1
         elif kind == sized.COMPACT:  # then every live page read back, uncounted
-            fe.compact()
             before = read_costs(pool.stats())
             for o, src in held.items():
                 assert fe.peek(o) == PAGES[src]
@@ -131,10 +126,14 @@ def _reference(kernels: tuple[str, str], chain: int, batch: sized.SizedBatch
             taken = {k: v - before[k] for k, v in read_costs(pool.stats()).items()}
             pool.bytes_read -= taken["bytes_read"]
             pool.page_crossing_copies -= taken["page_crossing_copies"]
-        else:
-            fe.store(off, _Page(sources[i], kind == sized.STORE_CLEAN))
-            if not (kind == sized.STORE_CLEAN and off in held):
-                held[off] = sources[i]
+        elif kind in (sized.STORE, sized.STORE_CLEAN) and not (
+                kind == sized.STORE_CLEAN and off in held):
+            held[off] = sources[i]
+
+    def page(i: int, clean: bool) -> _Page:
+        return _Page(sources[i], clean)
+
+    phases, _ = replay(fe, batch, page, lambda: _figures(fe, pool, frames), check)
     figures = _figures(fe, pool, frames)
     for off, src in held.items():
         assert fe.peek(off) == PAGES[src]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import batch_of
+from batchkit import batch_of, ops_strategy, replay
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4
@@ -71,20 +71,11 @@ def _figures(fe: Zswap, pool: Any, frames: SizeFrames) -> dict[str, Any]:
 def _reference(dev: tuple[Zswap, Any, SizeFrames], batch: sized.SizedBatch
                ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     fe, pool, frames = dev
-    phases, compacted = [], 0
-    for i, kind in enumerate(batch.kinds):
-        off = batch.offsets[i]
-        if kind == sized.PHASE:
-            fe.phase(batch.labels[i])
-            phases.append(_figures(fe, pool, frames))
-        elif kind == sized.INVALIDATE:
-            fe.invalidate(off)
-        elif kind == sized.LOAD:
-            fe.load(off)
-        elif kind == sized.COMPACT:
-            compacted += fe.compact()
-        else:
-            fe.store(off, _Page(batch.fill[i], batch.sizes[i], kind == sized.STORE_CLEAN))
+
+    def page(i: int, clean: bool) -> _Page:
+        return _Page(batch.fill[i], batch.sizes[i], clean)
+
+    phases, compacted = replay(fe, batch, page, lambda: _figures(fe, pool, frames))
     return _figures(fe, pool, frames), phases, compacted
 
 
@@ -97,16 +88,7 @@ def _batched(dev: tuple[Zswap, Any, SizeFrames], batch: sized.SizedBatch
     return _figures(fe, pool, frames), phases, batch.compacted
 
 
-_op = st.one_of(
-    st.tuples(st.just(sized.STORE), st.integers(0, 60), st.integers(1, PAGE + 200),
-              st.sampled_from([sized.NOT_FILLED] * 6 + [sized.ZERO_FILLED, sized.WORD_FILLED])),
-    st.tuples(st.just(sized.STORE_CLEAN), st.integers(0, 60), st.integers(1, PAGE),
-              st.just(sized.NOT_FILLED)),
-    st.tuples(st.just(sized.INVALIDATE), st.integers(0, 60), st.just(0), st.just(0)),
-    st.tuples(st.just(sized.LOAD), st.integers(0, 60), st.just(0), st.just(0)),
-    st.tuples(st.just(sized.COMPACT), st.just(0), st.just(0), st.just(0)),
-    st.tuples(st.just(sized.PHASE), st.just(0), st.just(0), st.just(0)),
-)
+_op = ops_strategy(60, PAGE + 200, PAGE)
 
 
 _batch = batch_of

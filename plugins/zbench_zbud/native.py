@@ -28,9 +28,8 @@ def status() -> str:
     return sized.engine_status(_native, _WHY, ENGINE, "sizes only, rules from 6.5")
 
 
-def _sealed(*_args: Any) -> Any:
-    raise RuntimeError("zbud: this pool ran a batch on its C engine; its state stays there "
-                       "(zbench.api.sized)")
+_SEALED = ("zbud: this pool ran a batch on its C engine; its state stays there "
+           "(zbench.api.sized)")
 
 
 class ZbudSizedEngine:
@@ -63,8 +62,8 @@ class ZbudSizedEngine:
         pool.bytes_read = n["bytes_read"]
         pool.engine_lists = (n["buddied_pages"], n["unbuddied_pages"])
         pool.frames.held_outside(n["frames_allocated"], n["frames_freed"], n["frames_peak"])
-        for name in ("malloc", "malloc_keyed", "free", "write", "read", "reclaim_page"):
-            setattr(pool, name, _sealed)
+        sized.seal(pool, ("malloc", "malloc_keyed", "free", "write", "read", "reclaim_page"),
+                   _SEALED)
 
 
 def _no_compaction() -> int:

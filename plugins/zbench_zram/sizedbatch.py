@@ -33,9 +33,8 @@ _COUNTERS = ("pages_stored", "same_pages", "huge_pages", "huge_pages_since",
              "compr_data_size", "object_bytes", "mem_used_max")
 
 
-def _sealed(*_args: Any) -> Any:
-    raise RuntimeError("zram: this device ran a sizes-only batch; it takes no further "
-                       "operations (zbench.api.sized)")
+_SEALED = ("zram: this device ran a batch; it takes no further "
+           "operations (zbench.api.sized)")
 
 
 def _native_loop() -> Any:
@@ -75,8 +74,7 @@ def run_sizes(fe: Zram, engine: sized.SizedEngine, batch: sized.SizedBatch,
     else:
         _run_python(fe, engine, batch, on_phase, progress)
     engine.sync()
-    for name in ("store", "load", "peek", "invalidate", "compact"):
-        setattr(fe, name, _sealed)
+    sized.seal(fe, ("store", "load", "peek", "invalidate", "compact"), _SEALED)
 
 
 def _set_counters(fe: Zram, counters: tuple[int, ...]) -> None:

@@ -37,9 +37,8 @@ def status() -> str:
     return sized.engine_status(_native, _WHY, ENGINE)
 
 
-def _sealed(*_args: Any) -> Any:
-    raise RuntimeError("zsmalloc: this pool ran a sizes-only batch on its C engine; its "
-                       "state stays there (zbench.api.sized)")
+_SEALED = ("zsmalloc: this pool ran a batch on its C engine; its "
+           "state stays there (zbench.api.sized)")
 
 
 class ZsSizedEngine:
@@ -79,8 +78,8 @@ class ZsSizedEngine:
             cls.obj_allocated, cls.obj_used, cls.list_ops = allocated, used, list_ops
             cls.group_count[:] = groups
         pool.frames.held_outside(n["frames_allocated"], n["frames_freed"], n["frames_peak"])
-        for name in ("malloc", "free", "write", "read", "compact", "locate", "malloc_keyed"):
-            setattr(pool, name, _sealed)
+        sized.seal(pool, ("malloc", "free", "write", "read", "compact", "locate",
+                          "malloc_keyed"), _SEALED)
 
 
 def sized_engine(pool: ZsPool) -> ZsSizedEngine | None:

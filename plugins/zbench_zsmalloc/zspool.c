@@ -118,6 +118,17 @@ void zs_remove_zspage(struct zs_pool *pool, int z)
 	c->list_ops++;
 }
 
+/* a zspage's free list, objects' handles and frames given back */
+static void release_zspage(zs_zspage *zp)
+{
+	free(zp->link);
+	free(zp->slot_of);
+	free(zp->mem);
+	zp->link = NULL;
+	zp->slot_of = NULL;
+	zp->mem = NULL;
+}
+
 /* alloc_zspage + init_zspage: -1 with an exception set */
 static int alloc_zspage(struct zs_pool *pool, int cls)
 {
@@ -148,12 +159,7 @@ static int alloc_zspage(struct zs_pool *pool, int cls)
 	zp->slot_of = calloc((size_t)c->objs, sizeof(int32_t));
 	zp->mem = pool->payload ? malloc((size_t)c->ppz * pool->page_size) : NULL;
 	if (!zp->link || !zp->slot_of || (pool->payload && !zp->mem)) {
-		free(zp->link);
-		free(zp->slot_of);
-		free(zp->mem);
-		zp->link = NULL;
-		zp->slot_of = NULL;
-		zp->mem = NULL;
+		release_zspage(zp);
 		PyErr_NoMemory();
 		return -1;
 	}
@@ -182,12 +188,7 @@ void zs_free_zspage(struct zs_pool *pool, int z)
 
 	if (pool->next[node] != node)
 		zs_remove_zspage(pool, z);
-	free(zp->link);
-	free(zp->slot_of);
-	free(zp->mem);
-	zp->link = NULL;
-	zp->slot_of = NULL;
-	zp->mem = NULL;
+	release_zspage(zp);
 	c->obj_allocated -= c->objs;
 	pool->pages_allocated -= c->ppz;
 	pool->frames_freed += c->ppz;
@@ -477,11 +478,8 @@ void zs_pool_release(struct zs_pool *pool)
 {
 	Py_ssize_t z;
 
-	for (z = 0; z < pool->nr_zspage_ids; z++) {
-		free(pool->zspages[z].link);
-		free(pool->zspages[z].slot_of);
-		free(pool->zspages[z].mem);
-	}
+	for (z = 0; z < pool->nr_zspage_ids; z++)
+		release_zspage(&pool->zspages[z]);
 	free(pool->zspages);
 	free(pool->classes);
 	free(pool->class_of);

@@ -26,9 +26,8 @@ _COUNTERS = ("stored", "same_filled_pages", "compressed_bytes", "object_bytes", 
 _ATTRS = frozenset({"same_filled_pages", "compressed_bytes", "object_bytes", "pool_max"})
 
 
-def _sealed(*_args: Any) -> Any:
-    raise RuntimeError("zswap: this front end ran a batch; it takes no further operations "
-                       "(zbench.api.sized)")
+_SEALED = ("zswap: this front end ran a batch; it takes no further operations "
+           "(zbench.api.sized)")
 
 
 def declines(fe: Zswap) -> str | None:
@@ -70,8 +69,7 @@ def run_sizes(fe: Zswap, engine: sized.SizedEngine, batch: sized.SizedBatch,
     _set_counters(fe, counters)
     batch.compacted = compacted
     engine.sync()
-    for name in ("store", "store_folio", "load", "peek", "invalidate", "compact"):
-        setattr(fe, name, _sealed)
+    sized.seal(fe, ("store", "store_folio", "load", "peek", "invalidate", "compact"), _SEALED)
 
 
 def _set_counters(fe: Zswap, counters: tuple[int, ...]) -> None:

@@ -70,6 +70,16 @@ def engine_status(module: Any, why: str, engine: str, scope: str = "") -> str:
     return f"batches: {engine}{f' ({scope})' if scope else ''}; other cases: the Python model"
 
 
+def seal(obj: object, names: Sequence[str], message: str) -> None:
+    """After a batch: each of ``obj``'s methods ``names`` raises ``RuntimeError(message)``
+    from now on (the state they would change stays in the engine)."""
+    def sealed(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError(message)
+
+    for name in names:
+        setattr(obj, name, sealed)
+
+
 def native_allowed() -> bool:
     """False when ``$ZBENCH_NATIVE`` is ``0`` (or ``no``, ``off``, ``false``)."""
     return os.environ.get(NATIVE_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
