@@ -1,13 +1,59 @@
-"""Helpers the batch tests share (tests/test_zs_native.py, tests/test_zswap_native.py)."""
+"""Helpers the batch tests share (tests/test_zs_native.py, tests/test_zs_native_bytes.py,
+tests/test_zswap_native.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
 
 from zbench.api import sized
+from zbench.run.runner import run_suite_data
+from zbench.sim.sized import zeros
+
+PAGE = 4096
+DUMP = Path(__file__).resolve().parent.parent / "dumps" / "default.zbdump"
+#: zram and zsmalloc at 6.18 and at 4.9 (the old huge cut-off, the quarters, chain 4)
+ZRAM_PARTS = {
+    "frontends": [{"name": "zram", "options": {"kernel": "6.18"}},
+                  {"name": "zram", "label": "zram-4.9", "options": {"kernel": "4.9"}}],
+    "allocators": [{"name": "zsmalloc", "options": {"kernel": "6.18"}},
+                   {"name": "zsmalloc", "label": "zs-4.9", "options": {"kernel": "4.9"}}],
+}
+
+
+class SizesPage:
+    """A store's page on the sizes-only path: same-filled by its fill code (zeros, or a
+    repeated word) or else a fixed pattern, its compressed form a ``size``-byte stand-in."""
+
+    __slots__ = ("data", "compressed", "clean")
+
+    def __init__(self, code: int, size: int, clean: bool) -> None:
+        word = {sized.ZERO_FILLED: 0, sized.WORD_FILLED: 0x0101010101010101}.get(code)
+        self.data = (bytes(range(256)) * (PAGE // 256) if word is None
+                     else word.to_bytes(8, "little") * (PAGE // 8))
+        self.compressed = zeros(size)
+        self.clean = clean
+
+
+def run_cases(tmp: Path, name: str, workload: dict[str, Any],
+              monkeypatch: pytest.MonkeyPatch, parts: dict[str, Any],
+              **suite: Any) -> dict[str, Any]:
+    """The shipped dump's cases of ``workload`` over ``parts`` (``frontends``,
+    ``allocators``), lz4, seed 5, with a case cache of this run's own (no case from the
+    other run); ``suite`` adds suite fields (``verify``)."""
+    monkeypatch.setenv("ZBENCH_CACHE", str(tmp / f"cache-{name}"))
+    data = {"name": name, "seed": 5, "dumps": [str(DUMP)], "compressors": ["lz4"],
+            **parts, "workloads": [workload], **suite}
+    return run_suite_data(data, base=tmp, report=lambda _m: None)
+
+
+def case_figures(res: dict[str, Any]) -> list[Any]:
+    """Every case's deterministic record: id, metrics, phases, class rows."""
+    return [(c["id"], c["metrics"], c["phases"], c.get("classes")) for c in res["cases"]]
 
 
 def ops_strategy(max_offset: int, max_size: int, clean_max: int | None = None,

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import batch_of, ops_strategy, replay
+from batchkit import (
+    ZRAM_PARTS,
+    SizesPage,
+    batch_of,
+    case_figures,
+    ops_strategy,
+    replay,
+    run_cases,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4
@@ -25,8 +33,7 @@ from zbench_zsmalloc import ZsPool, native
 from zbench import KernelVersion
 from zbench import same_filled_word as zbench_same_filled
 from zbench.api import sized
-from zbench.run.runner import run_suite_data
-from zbench.sim.sized import SizedPages, SizesOnlyCompressor, zeros
+from zbench.sim.sized import SizedPages, SizesOnlyCompressor
 from zbench.sim.sizeframes import SizeFrames
 
 pytestmark = pytest.mark.skipif(native._native is None,
@@ -40,15 +47,8 @@ KERNELS = [("6.18", "6.18"), ("6.4", "6.4"), ("6.3", "6.3"), ("6.1", "6.1"), ("5
            ("4.14", "4.14"), ("4.9", "4.5"), ("4.4", "4.1")]
 
 
-class _Page:
-    __slots__ = ("data", "compressed", "clean")
 
-    def __init__(self, code: int, size: int, clean: bool) -> None:
-        word = {sized.ZERO_FILLED: 0, sized.WORD_FILLED: 0x0101010101010101}.get(code)
-        self.data = (bytes(range(256)) * (PAGE // 256) if word is None
-                     else word.to_bytes(8, "little") * (PAGE // 8))
-        self.compressed = zeros(size)
-        self.clean = clean
+_Page = SizesPage
 
 
 def _device(kernels: tuple[str, str], chain: int) -> tuple[Zram, ZsPool, SizeFrames]:
@@ -173,24 +173,6 @@ def test_zram_with_post_processing_takes_no_batch() -> None:
     assert fe.sizes_engine() is None
 
 
-def _suite(tmp: Path, name: str, workload: dict[str, Any],
-           monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ZBENCH_CACHE", str(tmp / f"cache-{name}"))  # no case from the other run
-    data = {"name": name, "seed": 5, "dumps": [str(ROOT / "dumps" / "default.zbdump")],
-            "compressors": ["lz4"],
-            "frontends": [{"name": "zram", "options": {"kernel": "6.18"}},
-                          {"name": "zram", "label": "zram-4.9", "options": {"kernel": "4.9"}}],
-            "allocators": [{"name": "zsmalloc", "options": {"kernel": "6.18"}},
-                           {"name": "zsmalloc", "label": "zs-4.9",
-                            "options": {"kernel": "4.9"}}],
-            "workloads": [workload]}
-    return run_suite_data(data, base=tmp, report=lambda _m: None)
-
-
-def _case_figures(res: dict[str, Any]) -> list[Any]:
-    return [(c["id"], c["metrics"], c["phases"], c["classes"]) for c in res["cases"]]
-
-
 @pytest.mark.parametrize("workload", [
     {"name": "fill", "options": {"scale_pages": 6000, "zero_filled_pct": 5,
                                  "same_filled_pct": 2}},
@@ -205,12 +187,12 @@ def test_a_case_in_one_batch_equals_the_case_op_by_op(
     """The whole case (corpus, compressed sizes, the operations in arrays, the phases)
     both ways; zipf's clean stores and loads, and fill's op_arrays, included."""
     workload = {**workload, "options": {**workload["options"], "payload": "sizes"}}
-    batched = _suite(tmp_path, "batched", workload, monkeypatch)
+    batched = run_cases(tmp_path, "batched", workload, monkeypatch, ZRAM_PARTS)
     assert all(c.get("engine") == f"{native.ENGINE}, zram loop in C" for c in batched["cases"])
     monkeypatch.setenv("ZBENCH_NATIVE", "0")
-    python = _suite(tmp_path, "python", workload, monkeypatch)
+    python = run_cases(tmp_path, "python", workload, monkeypatch, ZRAM_PARTS)
     assert all("engine" not in c for c in python["cases"])
-    assert _case_figures(batched) == _case_figures(python)
+    assert case_figures(batched) == case_figures(python)
 
 
 @pytest.mark.parametrize("name, option_sets, n", [

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import replay
+from batchkit import ZRAM_PARTS, case_figures, replay, run_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4, Zstd
@@ -26,7 +26,6 @@ from zbench import KernelVersion, VerifyError, same_filled_word
 from zbench.api import sized
 from zbench.api.frames import PageFrames
 from zbench.api.metrics import read_costs
-from zbench.run.runner import run_suite_data
 
 pytestmark = pytest.mark.skipif(native._native is None or sizedbatch._native is None,
                                 reason="the C engines are not built (no compiler)")
@@ -222,20 +221,6 @@ def test_the_engine_frames_hold_the_handle_then_the_object() -> None:
         engine._c.write_bytes(handle, BLOBS[5] + b"x")
 
 
-def _suite(tmp: Path, name: str, workload: dict[str, Any],
-           monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ZBENCH_CACHE", str(tmp / f"cache-{name}"))
-    data = {"name": name, "seed": 5, "dumps": [str(ROOT / "dumps" / "default.zbdump")],
-            "compressors": ["lz4"], "verify": True,
-            "frontends": [{"name": "zram", "options": {"kernel": "6.18"}},
-                          {"name": "zram", "label": "zram-4.9", "options": {"kernel": "4.9"}}],
-            "allocators": [{"name": "zsmalloc", "options": {"kernel": "6.18"}},
-                           {"name": "zsmalloc", "label": "zs-4.9",
-                            "options": {"kernel": "4.9"}}],
-            "workloads": [workload]}
-    return run_suite_data(data, base=tmp, report=lambda _m: None)
-
-
 @pytest.mark.parametrize("workload", [
     {"name": "fill", "options": {"scale_pages": 6000, "zero_filled_pct": 5,
                                  "same_filled_pct": 2}},
@@ -245,14 +230,12 @@ def _suite(tmp: Path, name: str, workload: dict[str, Any],
 ], ids=["fill-scaled", "zipf", "pressure", "churn"])
 def test_a_verified_case_of_bytes_in_one_batch_equals_the_case_op_by_op(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workload: dict[str, Any]) -> None:
-    batched = _suite(tmp_path, "batched", workload, monkeypatch)
+    batched = run_cases(tmp_path, "batched", workload, monkeypatch, ZRAM_PARTS, verify=True)
     assert all(c.get("engine", "").endswith("bytes and lz4 in C") for c in batched["cases"])
     monkeypatch.setenv("ZBENCH_NATIVE", "0")
-    python = _suite(tmp_path, "python", workload, monkeypatch)
+    python = run_cases(tmp_path, "python", workload, monkeypatch, ZRAM_PARTS, verify=True)
     assert all("engine" not in c for c in python["cases"])
-    figures = [[(c["id"], c["metrics"], c["phases"], c["classes"]) for c in r["cases"]]
-               for r in (batched, python)]
-    assert figures[0] == figures[1]
+    assert case_figures(batched) == case_figures(python)
     assert all(c["metrics"]["verified_loads"] > 0 for c in batched["cases"])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import batch_of, ops_strategy, replay
+from batchkit import SizesPage, batch_of, case_figures, ops_strategy, replay, run_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zbench_compressors import Lz4
@@ -26,8 +26,7 @@ from zbench_zswap import Zswap, sizedbatch
 
 from zbench import KernelVersion
 from zbench.api import sized
-from zbench.run.runner import run_suite_data
-from zbench.sim.sized import SizedPages, SizesOnlyCompressor, zeros
+from zbench.sim.sized import SizedPages, SizesOnlyCompressor
 from zbench.sim.sizeframes import SizeFrames
 
 pytestmark = pytest.mark.skipif(
@@ -42,15 +41,8 @@ KERNELS = ["6.5", "6.6", "6.8", "6.9", "6.11"]
 ALLOCATORS = {"zbud": ZbudPool, "zsmalloc": ZsPool}
 
 
-class _Page:
-    __slots__ = ("data", "compressed", "clean")
 
-    def __init__(self, code: int, size: int, clean: bool) -> None:
-        word = {sized.ZERO_FILLED: 0, sized.WORD_FILLED: 0x0101010101010101}.get(code)
-        self.data = (bytes(range(256)) * (PAGE // 256) if word is None
-                     else word.to_bytes(8, "little") * (PAGE // 8))
-        self.compressed = zeros(size)
-        self.clean = clean
+_Page = SizesPage
 
 
 def _device(kernel: str, allocator: str, ram_pages: int, exclusive: bool | None
@@ -151,16 +143,13 @@ def test_the_zbud_engine_refuses_sizes_as_zbud_alloc_does() -> None:
     assert "C engine" in (ZbudPool.engine_status() or "")
 
 
-def _suite(tmp: Path, name: str, workload: dict[str, Any],
-           monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ZBENCH_CACHE", str(tmp / f"cache-{name}"))
-    data = {"name": name, "seed": 5, "dumps": [str(ROOT / "dumps" / "default.zbdump")],
-            "compressors": ["lz4"],
-            "frontends": [{"name": "zswap", "options": {"kernel": "6.6", "ram_mb": 24}},
-                          {"name": "zswap", "label": "zswap-6.9",
-                           "options": {"kernel": "6.9", "ram_mb": 24}}],
-            "allocators": ["zbud", "zsmalloc", "z3fold"], "workloads": [workload]}
-    return run_suite_data(data, base=tmp, report=lambda _m: None)
+#: zswap 6.6 and 6.9 with a pool limit the cases hit; z3fold has no engine
+ZSWAP_PARTS = {
+    "frontends": [{"name": "zswap", "options": {"kernel": "6.6", "ram_mb": 24}},
+                  {"name": "zswap", "label": "zswap-6.9",
+                   "options": {"kernel": "6.9", "ram_mb": 24}}],
+    "allocators": ["zbud", "zsmalloc", "z3fold"],
+}
 
 
 @pytest.mark.parametrize("workload", [
@@ -173,13 +162,11 @@ def test_a_zswap_case_in_one_batch_equals_the_case_op_by_op(
     """Whole cases behind zswap 6.6 and 6.9 with a pool limit they hit; z3fold, which has
     no engine, runs operation by operation in both."""
     workload = {**workload, "options": {**workload["options"], "payload": "sizes"}}
-    batched = _suite(tmp_path, "batched", workload, monkeypatch)
+    batched = run_cases(tmp_path, "batched", workload, monkeypatch, ZSWAP_PARTS)
     engines = {c["id"].split("/")[0]: c.get("engine", "") for c in batched["cases"]}
     assert engines["zbud"].endswith("zswap loop in C") and engines["z3fold"] == ""
     assert engines["zsmalloc"].endswith("zswap loop in C")
     assert any(c["metrics"]["written_back_pages"] for c in batched["cases"])
     monkeypatch.setenv("ZBENCH_NATIVE", "0")
-    python = _suite(tmp_path, "python", workload, monkeypatch)
-    figures = [[(c["id"], c["metrics"], c["phases"], c.get("classes")) for c in r["cases"]]
-               for r in (batched, python)]
-    assert figures[0] == figures[1]
+    python = run_cases(tmp_path, "python", workload, monkeypatch, ZSWAP_PARTS)
+    assert case_figures(batched) == case_figures(python)
